@@ -15,3 +15,7 @@ class DataError(UserError):
 
 class CheckpointError(UserError):
     """A checkpoint is missing, truncated, or does not fit the requested model."""
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; usually a learning rate too high for AlexNet."""

@@ -1,0 +1,147 @@
+"""LightningDataModule for ImageFolder trees (ImageNet subsets, Imagenette, the shapes set)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from alexnet_lightning.data.folder import (
+    FolderInfo,
+    ImageFiles,
+    collate_skipping_bad,
+    inspect_folder,
+)
+from alexnet_lightning.data.transforms import (
+    EVAL_RESIZE_RATIO,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    BatchAugment,
+    eval_crop,
+    train_crop,
+)
+
+
+class ImageFolderDataModule(L.LightningDataModule):
+    """Loads ``root/train/<class>/*``, ``root/val/<class>/*`` and optional ``root/test``.
+
+    Workers decode and crop to uint8; flip, PCA lighting and normalisation run on the device
+    in ``on_after_batch_transfer``. Without a ``test/`` folder the test split is ``val/``.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        num_classes: int,
+        batch_size: int = 128,
+        num_workers: int = 4,
+        image_size: int = 224,
+        crop_scale: Sequence[float] = (0.08, 1.0),
+        crop_ratio: Sequence[float] = (3 / 4, 4 / 3),
+        eval_resize_ratio: float = EVAL_RESIZE_RATIO,
+        lighting_std: float = 0.1,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        pin_memory: bool = True,
+        persistent_workers: bool = True,
+        on_bad_image: str = "warn",
+        test_split: str = "test",
+    ) -> None:
+        super().__init__()
+        # Plain types only: the checkpoint stores these and must load with weights_only=True.
+        self.save_hyperparameters(
+            {
+                "root": str(root),
+                "num_classes": int(num_classes),
+                "batch_size": int(batch_size),
+                "num_workers": int(num_workers),
+                "image_size": int(image_size),
+                "crop_scale": [float(v) for v in crop_scale],
+                "crop_ratio": [float(v) for v in crop_ratio],
+                "eval_resize_ratio": float(eval_resize_ratio),
+                "lighting_std": float(lighting_std),
+                "mean": [float(v) for v in mean],
+                "std": [float(v) for v in std],
+                "pin_memory": bool(pin_memory),
+                "persistent_workers": bool(persistent_workers),
+                "on_bad_image": str(on_bad_image),
+                "test_split": str(test_split),
+            },
+            logger=False,
+        )
+        self.root = Path(root).expanduser()
+        self.augment = BatchAugment(mean, std, lighting_std)
+        self._info: FolderInfo | None = None
+        self.datasets: dict[str, ImageFiles] = {}
+
+    def inspect(self) -> FolderInfo:
+        """Check the folder tree (raises DataError) and return its classes and names."""
+        if self._info is None:
+            splits = ("train", "val") + ((self.hparams.test_split,) if self._has_test() else ())
+            self._info = inspect_folder(self.root, self.hparams.num_classes, splits)
+        return self._info
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.inspect().names
+
+    def _has_test(self) -> bool:
+        return self.hparams.test_split != "val" and (self.root / self.hparams.test_split).is_dir()
+
+    def _split_dir(self, split: str) -> Path:
+        if split == "test":
+            return self.root / (self.hparams.test_split if self._has_test() else "val")
+        return self.root / split
+
+    def setup(self, stage: str | None = None) -> None:
+        info = self.inspect()
+        hp = self.hparams
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",),
+                  "predict": ("test",)}.get(stage or "fit", ("train", "val", "test"))
+        for split in wanted:
+            if split in self.datasets:
+                continue
+            transform = (
+                train_crop(hp.image_size, hp.crop_scale, hp.crop_ratio)
+                if split == "train"
+                else eval_crop(hp.image_size, hp.eval_resize_ratio)
+            )
+            self.datasets[split] = ImageFiles(
+                self._split_dir(split), info.classes, transform, hp.on_bad_image
+            )
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        hp = self.hparams
+        workers = hp.num_workers
+        return DataLoader(
+            self.datasets[split],
+            batch_size=hp.batch_size,
+            shuffle=shuffle,
+            num_workers=workers,
+            pin_memory=hp.pin_memory and torch.cuda.is_available(),
+            persistent_workers=hp.persistent_workers and workers > 0,
+            collate_fn=collate_skipping_bad,
+            # Training batches keep a fixed size, which keeps BatchNorm-free AlexNet's learning
+            # rate meaning the same from step to step and lets torch.compile reuse its graph.
+            drop_last=shuffle and len(self.datasets[split]) > hp.batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        images, targets = batch
+        if images.numel() == 0:
+            return batch
+        training = self.trainer is not None and self.trainer.training
+        return self.augment(images, train=training), targets

@@ -1,0 +1,126 @@
+"""AlexNet's augmentation, split where it is cheapest to run.
+
+The loader workers only decode and crop, handing uint8 tensors to the main process; flips,
+the paper's PCA lighting noise and normalisation run on the whole batch on the training device
+(`BatchAugment`), where they cost almost nothing next to the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torchvision.transforms import v2
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Principal components of ImageNet's RGB pixel values (the figures used by fb.resnet.torch and
+# most AlexNet reproductions): eigenvalues, and eigenvectors as columns.
+IMAGENET_PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
+IMAGENET_PCA_EIGVEC = (
+    (-0.5675, 0.7192, 0.4009),
+    (-0.5808, -0.0045, -0.8140),
+    (-0.5836, -0.6948, 0.4203),
+)
+# The paper trains on 224 crops of images resized to 256: evaluation resizes by the same ratio.
+EVAL_RESIZE_RATIO = 256 / 224
+
+
+def train_crop(
+    image_size: int,
+    scale: Sequence[float] = (0.08, 1.0),
+    ratio: Sequence[float] = (3 / 4, 4 / 3),
+) -> v2.Compose:
+    """PIL image -> random resized crop as a uint8 CHW tensor (flip happens on the device)."""
+    return v2.Compose(
+        [
+            v2.RandomResizedCrop(image_size, scale=tuple(scale), ratio=tuple(ratio), antialias=True),
+            v2.PILToTensor(),
+        ]
+    )
+
+
+def eval_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Compose:
+    """PIL image -> shorter side resized to image_size * 256/224, centre crop, uint8 tensor."""
+    return v2.Compose(
+        [
+            v2.Resize(round(image_size * resize_ratio), antialias=True),
+            v2.CenterCrop(image_size),
+            v2.PILToTensor(),
+        ]
+    )
+
+
+class PCALighting(nn.Module):
+    """The paper's colour augmentation (section 4.1): add multiples of the principal components
+    of the RGB pixel values, with magnitudes eigenvalue * N(0, std) drawn once per image.
+
+    torchvision has no such transform. Works on float images in [0, 1], (C,H,W) or (B,C,H,W);
+    std=0 turns it off.
+    """
+
+    def __init__(
+        self,
+        std: float = 0.1,
+        eigval: Sequence[float] = IMAGENET_PCA_EIGVAL,
+        eigvec: Sequence[Sequence[float]] = IMAGENET_PCA_EIGVEC,
+    ) -> None:
+        super().__init__()
+        if std < 0:
+            raise ValueError(f"PCA lighting std must be >= 0, got {std}")
+        self.std = std
+        self.register_buffer("eigval", torch.tensor(eigval), persistent=False)
+        self.register_buffer("eigvec", torch.tensor(eigvec), persistent=False)
+
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.std == 0:
+            return images
+        batched = images.dim() == 4
+        x = images if batched else images.unsqueeze(0)
+        alpha = torch.randn(
+            x.shape[0], 3, generator=generator, device=x.device, dtype=self.eigval.dtype
+        )
+        alpha = alpha * self.std
+        rgb = (alpha * self.eigval) @ self.eigvec.T  # (B, 3): one colour shift per image
+        out = x + rgb.to(x.dtype)[:, :, None, None]
+        return out if batched else out.squeeze(0)
+
+
+class BatchAugment(nn.Module):
+    """uint8 batch on the device -> float batch the network eats.
+
+    Training adds a random horizontal flip per image and PCA lighting; both modes scale to
+    [0, 1] and normalise with the dataset's mean and std.
+    """
+
+    def __init__(
+        self,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        lighting_std: float = 0.1,
+        flip: bool = True,
+    ) -> None:
+        super().__init__()
+        self.flip = flip
+        self.lighting = PCALighting(lighting_std)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(
+        self, images: torch.Tensor, train: bool, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        mean, std = self.mean.to(images.device), self.std.to(images.device)
+        x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+        if train:
+            if self.flip:
+                flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
+                x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+            self.lighting.to(x.device)
+            x = self.lighting(x, generator=generator)
+        return (x - mean) / std
+
+    def denormalize(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised float batch -> [0, 1] images, for looking at them."""
+        mean, std = self.mean.to(images.device), self.std.to(images.device)
+        return (images * std + mean).clamp_(0, 1)

@@ -1,0 +1,73 @@
+"""Evaluation entry point: a checkpoint on the val or test split, with per-class accuracy."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from alexnet_lightning.callbacks.tensorboard_images import ConfusionMatrixLogger
+from alexnet_lightning.checkpoints import check_fits, load_classifier
+from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.utils.instantiate import instantiate_loggers
+from alexnet_lightning.utils.run_files import print_config_tree, to_floats, write_json
+
+log = logging.getLogger(__name__)
+
+# Settings that define what the network was trained to see; eval takes them from the checkpoint.
+INPUT_SETTINGS = ("image_size", "eval_resize_ratio", "mean", "std")
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Top-1/top-5, per-class accuracy and the confusion matrix of ``cfg.ckpt_path``.
+
+    Writes metrics.json (``test/acc_class/<class name>`` keys beside the logged ones) and
+    confusion_matrix.csv into ``cfg.paths.output_dir``.
+    """
+    if not cfg.get("ckpt_path"):
+        raise ConfigError("ckpt_path is not set; pass ckpt_path=.../checkpoints/best.ckpt")
+    if cfg.split not in ("val", "test"):
+        raise ConfigError(f"split={cfg.split!r} is invalid: it must be val or test")
+    check_config(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    print_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+
+    model, trained_data = load_classifier(cfg.ckpt_path)
+    inputs = {k: trained_data[k] for k in INPUT_SETTINGS if k in trained_data}
+    log.info("input settings from the checkpoint: %s", inputs)
+    datamodule = instantiate(cfg.data, test_split=cfg.split, **inputs)
+    datamodule.prepare_data()
+    info = datamodule.inspect()
+    check_fits(model, len(info.classes), cfg.ckpt_path)
+
+    confusion = ConfusionMatrixLogger()
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=[confusion], logger=instantiate_loggers(cfg.get("logger"))
+    )
+    trainer.test(model, datamodule=datamodule)
+    metrics = to_floats(trainer.callback_metrics)
+
+    matrix = confusion.matrices["test"]
+    per_class = matrix.diag().float() / matrix.sum(dim=1).clamp(min=1).float()
+    for name, acc in zip(info.names, per_class.tolist(), strict=True):
+        metrics[f"test/acc_class/{name}"] = acc
+    if trainer.is_global_zero:
+        _write_confusion_csv(output_dir / "confusion_matrix.csv", info.names, matrix.tolist())
+    write_json(output_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _write_confusion_csv(path: Path, names: list[str], rows: list[list[int]]) -> None:
+    """Rows are true classes, columns predicted classes."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["true \\ predicted", *names])
+        for name, row in zip(names, rows, strict=True):
+            writer.writerow([name, *row])

@@ -1,0 +1,69 @@
+"""Training entry point: config in, run folder and metrics out. scripts/train.py and tests call it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from alexnet_lightning.checkpoints import read_checkpoint
+from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.errors import TrainingDiverged
+from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from alexnet_lightning.utils.run_files import (
+    log_hyperparameters,
+    print_config_tree,
+    to_floats,
+    write_json,
+)
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit (and test with the best checkpoint) as the config says; return the final metrics.
+
+    Writes config_tree.log, checkpoints/, tensorboard/ and metrics.json into
+    ``cfg.paths.output_dir``.
+    """
+    check_config(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    print_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    if cfg.get("ckpt_path"):
+        read_checkpoint(cfg.ckpt_path)  # a bad path fails now, not after the data is loaded
+    if cfg.get("seed") is not None:  # seed 0 is a seed
+        L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    info = datamodule.inspect()  # the data is checked before the model or trainer exist
+    log.info("dataset %s: %d classes, split sizes %s", info.root, len(info.classes),
+             info.split_sizes)
+    model = instantiate(cfg.model, class_names=info.names)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=instantiate_callbacks(cfg.get("callbacks")),
+        logger=instantiate_loggers(cfg.get("logger")),
+    )
+    log_hyperparameters(trainer.loggers, cfg)
+
+    metrics: dict[str, float] = {}
+    if cfg.get("train", True):
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        except TrainingDiverged as err:
+            last = trainer.checkpoint_callback and trainer.checkpoint_callback.last_model_path
+            raise TrainingDiverged(f"{err}. Last good checkpoint: {last or 'none saved yet'}")
+        metrics.update(to_floats(trainer.callback_metrics))
+    if cfg.get("test", False):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        ckpt = best or (None if cfg.get("train", True) else cfg.get("ckpt_path"))
+        log.info("testing with %s", ckpt or "the final weights")
+        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
+        metrics.update(to_floats(trainer.callback_metrics))
+    metrics.pop("hp_metric", None)
+    write_json(output_dir / "metrics.json", metrics)
+    return metrics

@@ -1,0 +1,175 @@
+"""AlexNet in three layouts: the tutorial's half-width network, the 2012 paper's, torchvision's.
+
+Krizhevsky, Sutskever, Hinton. "ImageNet Classification with Deep Convolutional Neural
+Networks". NeurIPS 2012.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from alexnet_lightning.errors import CheckpointError, ConfigError
+
+VARIANTS = ("seed", "paper", "torchvision")
+
+# Channel widths of the five conv layers and the width of the two hidden linear layers.
+_WIDTHS = {
+    "seed": ((48, 128, 192, 192, 128), 2048),
+    "paper": ((96, 256, 384, 384, 256), 4096),
+    "torchvision": ((64, 192, 384, 256, 256), 4096),
+}
+
+
+def _features(variant: str) -> nn.Sequential:
+    c1, c2, c3, c4, c5 = _WIDTHS[variant][0]
+    # torchvision's layout uses an 11x11 stride-4 conv with padding 2 like the tutorial; the
+    # paper does not state padding, and padding 2 gives its 55x55 first feature map at 224 px.
+    lrn = variant == "paper"
+
+    def normalised(channels: int) -> list[nn.Module]:
+        # The paper's local response normalisation: k=2, n=5, alpha=1e-4, beta=0.75.
+        # PyTorch divides alpha by n, the paper does not, hence alpha * size here.
+        return [nn.LocalResponseNorm(size=5, alpha=1e-4 * 5, beta=0.75, k=2.0)] if lrn else []
+
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, c1, kernel_size=11, stride=4, padding=2),
+        nn.ReLU(inplace=True),
+        *normalised(c1),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(c1, c2, kernel_size=5, padding=2),
+        nn.ReLU(inplace=True),
+        *normalised(c2),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(c2, c3, kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c3, c4, kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c4, c5, kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+    ]
+    return nn.Sequential(*layers)
+
+
+def _classifier(variant: str, num_classes: int, dropout: float) -> nn.Sequential:
+    channels, hidden = _WIDTHS[variant][0][-1], _WIDTHS[variant][1]
+    return nn.Sequential(
+        nn.Dropout(p=dropout),
+        nn.Linear(channels * 6 * 6, hidden),
+        nn.ReLU(inplace=True),
+        nn.Dropout(p=dropout),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(inplace=True),
+        nn.Linear(hidden, num_classes),
+    )
+
+
+class AlexNet(nn.Module):
+    """AlexNet (Krizhevsky et al., 2012) with a choice of layout.
+
+    Args:
+        variant: ``seed``: the tutorial's half-width network (48-128-192-192-128 channels,
+            2048-wide classifier, no LRN). ``paper``: the paper's network as one tower
+            (96-256-384-384-256, LRN after the first two ReLUs, 4096-wide classifier, paper
+            init). ``torchvision``: the 64-192-384-256-256 layout of
+            ``torchvision.models.alexnet`` with identical state_dict keys.
+        num_classes: size of the output layer.
+        dropout: dropout probability before the two hidden linear layers.
+        init_weights: initialise as the variant's source does; False keeps PyTorch's defaults.
+        weights: optional path to a state_dict (e.g. torchvision's published ``alexnet`` file)
+            to load after construction. A 1000-class head is dropped when ``num_classes``
+            differs, so the published features can be fine-tuned on a subset.
+
+    The adaptive average pool before the classifier is the identity at 224 px and lets
+    smaller crops through the same classifier.
+    """
+
+    def __init__(
+        self,
+        variant: str = "seed",
+        num_classes: int = 1000,
+        dropout: float = 0.5,
+        init_weights: bool = True,
+        weights: str | None = None,
+    ) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ConfigError(
+                f"model.net.variant={variant!r} is unknown; choose one of {', '.join(VARIANTS)}"
+            )
+        if num_classes < 1:
+            raise ConfigError(f"model.net.num_classes={num_classes} must be at least 1")
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"model.net.dropout={dropout} must be in [0, 1)")
+        self.variant = variant
+        self.features = _features(variant)
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = _classifier(variant, num_classes, dropout)
+        if init_weights:
+            self.init_weights()
+        if weights:
+            self.load_weights(weights)
+
+    def init_weights(self) -> None:
+        if self.variant == "paper":
+            self._init_paper()
+        else:
+            # The tutorial's init; torchvision's own model keeps PyTorch defaults, but the same
+            # scheme trains its layout from scratch just as well.
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                    nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, 0.0, 0.01)
+                    nn.init.zeros_(m.bias)
+
+    def _init_paper(self) -> None:
+        # Section 5: weights N(0, 0.01); biases 1 in conv2, conv4, conv5 and the hidden fully
+        # connected layers (to give ReLUs positive inputs early), 0 elsewhere.
+        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
+        linears = [m for m in self.classifier if isinstance(m, nn.Linear)]
+        bias_one = {id(convs[1]), id(convs[3]), id(convs[4]), id(linears[0]), id(linears[1])}
+        for m in convs + linears:
+            nn.init.normal_(m.weight, 0.0, 0.01)
+            nn.init.constant_(m.bias, 1.0 if id(m) in bias_one else 0.0)
+
+    def load_weights(self, path: str | Path) -> None:
+        """Load a state_dict file with this layout's keys (e.g. torchvision's alexnet weights)."""
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"model.net.weights={path}: no such file")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises several types for truncated or foreign files
+            raise CheckpointError(f"model.net.weights={path}: not a PyTorch state_dict ({err})")
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        own = self.state_dict()
+        head = f"classifier.{len(self.classifier) - 1}."
+        # A published 1000-class head is dropped when this model has another class count.
+        state = {
+            k: v
+            for k, v in state.items()
+            if not (k.startswith(head) and k in own and v.shape != own[k].shape)
+        }
+        wrong_shape = [k for k, v in state.items() if k in own and v.shape != own[k].shape]
+        missing = [k for k in own if k not in state and not k.startswith(head)]
+        unexpected = [k for k in state if k not in own]
+        if wrong_shape or missing or unexpected:
+            raise CheckpointError(
+                f"model.net.weights={path} does not fit variant {self.variant!r} "
+                f"(wrong shape {wrong_shape[:3]}, missing {missing[:3]}, "
+                f"unexpected {unexpected[:3]}); pick the variant the weights were saved from, "
+                "e.g. model.net.variant=torchvision for torchvision's published weights"
+            )
+        self.load_state_dict(state, strict=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)

@@ -1,0 +1,154 @@
+"""LightningModule: AlexNet trained with cross-entropy, top-1/top-5 accuracy from torchmetrics."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+
+from alexnet_lightning.errors import TrainingDiverged
+from alexnet_lightning.models.alexnet import AlexNet
+
+
+def _plain(value: Any) -> Any:
+    """Hydra configs -> plain dicts, so checkpoints load with torch.load(weights_only=True)."""
+    if isinstance(value, DictConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _accuracy(num_classes: int, prefix: str) -> MetricCollection:
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
+            "acc_top5": MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro"),
+        },
+        prefix=prefix,
+    )
+
+
+class AlexNetClassifier(L.LightningModule):
+    """Image classification with AlexNet.
+
+    Args:
+        net: keyword arguments of `AlexNet` (variant, num_classes, dropout, ...).
+        optimizer: Hydra config of a partial optimizer (``_partial_: true``), called with the
+            parameters.
+        scheduler: Hydra config of a partial LR scheduler, called with the optimizer, or None.
+            A scheduler that takes ``total_steps`` gets the run's number of optimizer steps and
+            steps every batch; the others step once per epoch (ReduceLROnPlateau on
+            ``monitor``).
+        class_names: human-readable class names, kept in the checkpoint for prediction.
+        label_smoothing: cross-entropy label smoothing.
+        monitor: metric ReduceLROnPlateau watches (maximised when it is an accuracy).
+    """
+
+    def __init__(
+        self,
+        net: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
+        class_names: list[str] | None = None,
+        label_smoothing: float = 0.0,
+        monitor: str = "val/acc",
+    ) -> None:
+        super().__init__()
+        net = _plain(net)
+        # The weights file seeds a fresh run only; a checkpoint carries the weights itself.
+        weights = net.pop("weights", None)
+        self.save_hyperparameters(
+            {
+                "net": net,
+                "optimizer": _plain(optimizer),
+                "scheduler": _plain(scheduler),
+                "class_names": list(class_names) if class_names is not None else None,
+                "label_smoothing": float(label_smoothing),
+                "monitor": monitor,
+            },
+            logger=False,
+        )
+        self.net = AlexNet(**net, weights=weights)
+        num_classes = self.net.classifier[-1].out_features
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.train_metrics = _accuracy(num_classes, "train/")
+        self.val_metrics = _accuracy(num_classes, "val/")
+        self.test_metrics = _accuracy(num_classes, "test/")
+        self.val_acc_best = MaxMetric()
+
+    @property
+    def num_classes(self) -> int:
+        return self.net.classifier[-1].out_features
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def on_train_start(self) -> None:
+        # The sanity check's validation must not count towards the best accuracy.
+        self.val_acc_best.reset()
+
+    def _shared_step(self, batch: Any, metrics: MetricCollection, stage: str) -> dict | None:
+        images, targets = batch
+        if images.shape[0] == 0:  # every image of the batch was unreadable and skipped
+            return None
+        logits = self(images)
+        loss = self.criterion(logits, targets)
+        metrics(logits, targets)
+        batch_size = images.shape[0]
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 sync_dist=stage != "train", batch_size=batch_size)
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "test",
+                      batch_size=batch_size)
+        return {"loss": loss, "preds": logits.detach().argmax(dim=1), "targets": targets,
+                "logits": logits.detach()}
+
+    def training_step(self, batch: Any, batch_idx: int) -> dict | None:
+        out = self._shared_step(batch, self.train_metrics, "train")
+        if out is not None and not torch.isfinite(out["loss"]):
+            raise TrainingDiverged(
+                f"loss is {out['loss'].item()} at step {self.global_step}; lower "
+                "model.optimizer.lr or add a warmup (model/scheduler=cosine_warmup)"
+            )
+        return out
+
+    def validation_step(self, batch: Any, batch_idx: int) -> dict | None:
+        return self._shared_step(batch, self.val_metrics, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> dict | None:
+        return self._shared_step(batch, self.test_metrics, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self.val_acc_best(self.val_metrics["acc"].compute())
+        best = self.val_acc_best.compute()
+        self.log("val/acc_best", best, sync_dist=True, prog_bar=True)
+        # TensorBoard's HParams tab reads hp_metric.
+        self.log("hp_metric", best, sync_dist=True)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        make_scheduler = instantiate(self.hparams.scheduler)
+        if "total_steps" in inspect.signature(make_scheduler).parameters:
+            scheduler = make_scheduler(
+                optimizer, total_steps=int(self.trainer.estimated_stepping_batches)
+            )
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        scheduler = make_scheduler(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch",
+                             "monitor": self.hparams.monitor},
+        }

@@ -1,0 +1,89 @@
+"""What a run writes beside its checkpoints: the config tree, hyperparameters, metrics.json."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import rich
+import rich.syntax
+import rich.tree
+import torch
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+# The groups shown first in the printed config tree, in the order users read them.
+TREE_ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
+
+
+@rank_zero_only
+def print_config_tree(cfg: DictConfig, save_to: Path | None = None) -> None:
+    """Print the resolved config as a rich tree and save the same text to `save_to`."""
+    tree = rich.tree.Tree("CONFIG", style="dim", guide_style="dim")
+    keys = [k for k in TREE_ORDER if k in cfg] + [k for k in cfg if k not in TREE_ORDER]
+    for key in keys:
+        branch = tree.add(str(key), style="bold", guide_style="dim")
+        value = cfg[key]
+        text = (
+            OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        )
+        branch.add(rich.syntax.Syntax(text, "yaml"))
+    rich.print(tree)
+    if save_to is not None:
+        save_to.parent.mkdir(parents=True, exist_ok=True)
+        with open(save_to, "w") as file:
+            rich.print(tree, file=file)
+
+
+def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a/b': 1}; lists become strings (TensorBoard's HParams takes scalars)."""
+    flat: dict[str, Any] = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}/"))
+        elif isinstance(value, bool | int | float | str) or value is None:
+            flat[name] = "null" if value is None else value
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+@rank_zero_only
+def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
+    """Send the choices that define a run to every logger; hp_metric links the HParams tab."""
+    chosen = {
+        key: OmegaConf.to_container(cfg[key], resolve=True)
+        for key in ("model", "data", "trainer")
+        if key in cfg
+    }
+    params = flatten(chosen)
+    params["seed"] = "null" if cfg.get("seed") is None else cfg.seed
+    for logger in loggers:
+        logger.log_hyperparams(params, metrics={"hp_metric": 0.0})
+
+
+def to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, int | float):
+            out[key] = float(value)
+    return out
+
+
+@rank_zero_only
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON atomically: a reader never sees half a file. NaN becomes null (valid JSON)."""
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+             for k, v in data.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
