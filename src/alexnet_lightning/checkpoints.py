@@ -27,8 +27,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is not a readable checkpoint (truncated or another format: {err}); "
             "use a best.ckpt or last.ckpt written by scripts/train.py"
         ) from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or (
-        "net" not in checkpoint.get("hyper_parameters", {})
+    if (
+        not isinstance(checkpoint, dict)
+        or "state_dict" not in checkpoint
+        or ("net" not in checkpoint.get("hyper_parameters", {}))
     ):
         raise CheckpointError(
             f"{path} is not an AlexNet checkpoint of this project (no state_dict and model "

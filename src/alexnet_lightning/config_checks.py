@@ -41,8 +41,9 @@ def check_config(cfg: DictConfig) -> None:
     # hydra.* keys are filled in by Hydra itself at run time.
     missing = [k for k in missing if not k.startswith("hydra")]
     if missing:
-        raise ConfigError(f"{missing[0]} is not set; pass it on the command line, "
-                          f"e.g. {missing[0]}=...")
+        raise ConfigError(
+            f"{missing[0]} is not set; pass it on the command line, e.g. {missing[0]}=..."
+        )
     for key, (test, expected) in _RULES.items():
         value = OmegaConf.select(cfg, key, default=None)
         if value is None:

@@ -83,8 +83,9 @@ class ConfusionMatrixLogger(L.Callback):
         if stage == "val" and writer is not None and trainer.is_global_zero:
             writer.add_image("val/confusion_matrix", confusion_image(matrix), trainer.global_step)
 
-    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
-                                dataloader_idx=0) -> None:
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:
         if not trainer.sanity_checking:
             self._update("val", pl_module, outputs)
 
@@ -92,8 +93,9 @@ class ConfusionMatrixLogger(L.Callback):
         if not trainer.sanity_checking:
             self._finish("val", trainer)
 
-    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
-                          dataloader_idx=0) -> None:
+    def on_test_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:
         self._update("test", pl_module, outputs)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

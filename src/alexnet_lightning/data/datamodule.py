@@ -100,8 +100,12 @@ class ImageFolderDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         info = self.inspect()
         hp = self.hparams
-        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",),
-                  "predict": ("test",)}.get(stage or "fit", ("train", "val", "test"))
+        wanted = {
+            "fit": ("train", "val"),
+            "validate": ("val",),
+            "test": ("test",),
+            "predict": ("test",),
+        }.get(stage or "fit", ("train", "val", "test"))
         for split in wanted:
             if split in self.datasets:
                 continue

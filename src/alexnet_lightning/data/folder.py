@@ -63,7 +63,9 @@ def read_manifest(root: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise DataError(f"{path} is not valid JSON ({err}); delete it or rebuild the dataset")
+        raise DataError(
+            f"{path} is not valid JSON ({err}); delete it or rebuild the dataset"
+        ) from None
 
 
 def inspect_folder(root: str | Path, num_classes: int, splits: tuple[str, ...]) -> FolderInfo:
@@ -89,7 +91,9 @@ def inspect_folder(root: str | Path, num_classes: int, splits: tuple[str, ...]) 
         try:
             split_classes, _ = find_classes(str(split_dir))
         except FileNotFoundError:
-            raise DataError(f"{split_dir} has no class folders; put images in {split_dir}/<class>/")
+            raise DataError(
+                f"{split_dir} has no class folders; put images in {split_dir}/<class>/"
+            ) from None
         if classes is None:
             classes = split_classes
         elif split_classes != classes:
@@ -112,8 +116,9 @@ def inspect_folder(root: str | Path, num_classes: int, splits: tuple[str, ...]) 
             f"data.num_classes={num_classes} but {root / splits[0]} has {len(classes)} class "
             f"folders; set data.num_classes={len(classes)} or fix the folders"
         )
-    return FolderInfo(root=root, classes=classes, names=_class_names(root, classes),
-                      split_sizes=sizes)
+    return FolderInfo(
+        root=root, classes=classes, names=_class_names(root, classes), split_sizes=sizes
+    )
 
 
 def _count_images(split_dir: Path, classes: list[str]) -> dict[str, int]:
@@ -183,8 +188,12 @@ class ImageFiles(Dataset):
                     "data.on_bad_image=warn to skip unreadable images"
                 ) from None
             self.skipped += 1
-            log.warning("skipping unreadable image %s (%s); %d skipped by this loader process",
-                        path, err, self.skipped)
+            log.warning(
+                "skipping unreadable image %s (%s); %d skipped by this loader process",
+                path,
+                err,
+                self.skipped,
+            )
             return None
         return self.transform(image), int(self.targets[index])
 

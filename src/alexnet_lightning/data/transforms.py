@@ -35,7 +35,9 @@ def train_crop(
     """PIL image -> random resized crop as a uint8 CHW tensor (flip happens on the device)."""
     return v2.Compose(
         [
-            v2.RandomResizedCrop(image_size, scale=tuple(scale), ratio=tuple(ratio), antialias=True),
+            v2.RandomResizedCrop(
+                image_size, scale=tuple(scale), ratio=tuple(ratio), antialias=True
+            ),
             v2.PILToTensor(),
         ]
     )
@@ -73,7 +75,9 @@ class PCALighting(nn.Module):
         self.register_buffer("eigval", torch.tensor(eigval), persistent=False)
         self.register_buffer("eigvec", torch.tensor(eigvec), persistent=False)
 
-    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(
+        self, images: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         if self.std == 0:
             return images
         batched = images.dim() == 4

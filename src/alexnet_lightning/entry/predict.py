@@ -51,8 +51,9 @@ def predict(cfg: DictConfig) -> list[dict]:
     if cfg.top_k < 1 or cfg.batch_size < 1:
         raise ConfigError(f"top_k={cfg.top_k} and batch_size={cfg.batch_size} must be >= 1")
     model, data = load_classifier(cfg.ckpt_path)
-    device = torch.device(cfg.device if cfg.device != "auto" else
-                          ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(
+        cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
     model.to(device)
     names = model.hparams.class_names or [str(i) for i in range(model.num_classes)]
     crop = eval_crop(data.get("image_size", 224), data.get("eval_resize_ratio", EVAL_RESIZE_RATIO))
@@ -63,7 +64,7 @@ def predict(cfg: DictConfig) -> list[dict]:
     results: list[dict] = []
     for start in range(0, len(files), cfg.batch_size):
         batch_files, tensors = [], []
-        for path in files[start:start + cfg.batch_size]:
+        for path in files[start : start + cfg.batch_size]:
             try:
                 tensors.append(crop(load_rgb(str(path))))
                 batch_files.append(path)
@@ -75,9 +76,14 @@ def predict(cfg: DictConfig) -> list[dict]:
         probs = model(images).softmax(dim=1)
         top_p, top_i = probs.topk(k, dim=1)
         for path, p_row, i_row in zip(batch_files, top_p.tolist(), top_i.tolist(), strict=True):
-            results.append({"file": str(path),
-                            "top": [{"class": names[i], "prob": p}
-                                    for i, p in zip(i_row, p_row, strict=True)]})
+            results.append(
+                {
+                    "file": str(path),
+                    "top": [
+                        {"class": names[i], "prob": p} for i, p in zip(i_row, p_row, strict=True)
+                    ],
+                }
+            )
     _report(results, Path(cfg.paths.output_dir))
     return results
 
@@ -86,8 +92,12 @@ def _report(results: list[dict], output_dir: Path) -> None:
     table = rich.table.Table("file", "prediction", "probability", "next guesses")
     for r in results:
         best, rest = r["top"][0], r["top"][1:]
-        table.add_row(r["file"], best["class"], f"{best['prob']:.3f}",
-                      ", ".join(f"{t['class']} {t['prob']:.3f}" for t in rest))
+        table.add_row(
+            r["file"],
+            best["class"],
+            f"{best['prob']:.3f}",
+            ", ".join(f"{t['class']} {t['prob']:.3f}" for t in rest),
+        )
     rich.print(table)
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json(output_dir / "predictions.json", {"predictions": results})

@@ -1,4 +1,4 @@
-"""Training entry point: config in, run folder and metrics out. scripts/train.py and tests call it."""
+"""Training entry point: config in, run folder and metrics out; scripts and tests call it."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     info = datamodule.inspect()  # the data is checked before the model or trainer exist
-    log.info("dataset %s: %d classes, split sizes %s", info.root, len(info.classes),
-             info.split_sizes)
+    log.info(
+        "dataset %s: %d classes, split sizes %s", info.root, len(info.classes), info.split_sizes
+    )
     model = instantiate(cfg.model, class_names=info.names)
     trainer: L.Trainer = instantiate(
         cfg.trainer,
@@ -56,7 +57,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         except TrainingDiverged as err:
             last = trainer.checkpoint_callback and trainer.checkpoint_callback.last_model_path
-            raise TrainingDiverged(f"{err}. Last good checkpoint: {last or 'none saved yet'}")
+            raise TrainingDiverged(
+                f"{err}. Last good checkpoint: {last or 'none saved yet'}"
+            ) from None
         metrics.update(to_floats(trainer.callback_metrics))
     if cfg.get("test", False):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

@@ -145,7 +145,9 @@ class AlexNet(nn.Module):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # torch raises several types for truncated or foreign files
-            raise CheckpointError(f"model.net.weights={path}: not a PyTorch state_dict ({err})")
+            raise CheckpointError(
+                f"model.net.weights={path}: not a PyTorch state_dict ({err})"
+            ) from None
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         own = self.state_dict()

@@ -106,12 +106,24 @@ class AlexNetClassifier(L.LightningModule):
         loss = self.criterion(logits, targets)
         metrics(logits, targets)
         batch_size = images.shape[0]
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 sync_dist=stage != "train", batch_size=batch_size)
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "test",
-                      batch_size=batch_size)
-        return {"loss": loss, "preds": logits.detach().argmax(dim=1), "targets": targets,
-                "logits": logits.detach()}
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=stage != "train",
+            batch_size=batch_size,
+        )
+        self.log_dict(
+            metrics, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=batch_size
+        )
+        return {
+            "loss": loss,
+            "preds": logits.detach().argmax(dim=1),
+            "targets": targets,
+            "logits": logits.detach(),
+        }
 
     def training_step(self, batch: Any, batch_idx: int) -> dict | None:
         out = self._shared_step(batch, self.train_metrics, "train")
@@ -144,11 +156,16 @@ class AlexNetClassifier(L.LightningModule):
             scheduler = make_scheduler(
                 optimizer, total_steps=int(self.trainer.estimated_stepping_batches)
             )
-            return {"optimizer": optimizer,
-                    "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+            }
         scheduler = make_scheduler(optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch",
-                             "monitor": self.hparams.monitor},
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": "epoch",
+                "monitor": self.hparams.monitor,
+            },
         }

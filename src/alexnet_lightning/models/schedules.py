@@ -26,8 +26,9 @@ def linear_warmup_cosine(
         optimizer,
         schedulers=[
             LinearLR(optimizer, start_factor=start_factor, end_factor=1.0, total_iters=warmup),
-            CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup),
-                              eta_min=base_lr * min_lr_ratio),
+            CosineAnnealingLR(
+                optimizer, T_max=max(1, total_steps - warmup), eta_min=base_lr * min_lr_ratio
+            ),
         ],
         milestones=[warmup],
     )

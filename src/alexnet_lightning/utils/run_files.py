@@ -81,8 +81,9 @@ def to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
 @rank_zero_only
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON atomically: a reader never sees half a file. NaN becomes null (valid JSON)."""
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-             for k, v in data.items()}
+    clean = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
