@@ -6,7 +6,7 @@ value fails in a second with the key named instead of minutes later deep inside 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -35,11 +35,18 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+def _missing_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
+    """Keys left at ``???``, found without resolving interpolations (which would raise)."""
+    for key in cfg:
+        if OmegaConf.is_missing(cfg, key):
+            yield f"{prefix}{key}"
+        elif not OmegaConf.is_interpolation(cfg, key) and isinstance(cfg[key], DictConfig):
+            yield from _missing_keys(cfg[key], f"{prefix}{key}.")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise one ConfigError naming the first missing or out-of-range key."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    # hydra.* keys are filled in by Hydra itself at run time.
-    missing = [k for k in missing if not k.startswith("hydra")]
+    missing = list(_missing_keys(cfg))
     if missing:
         raise ConfigError(
             f"{missing[0]} is not set; pass it on the command line, e.g. {missing[0]}=..."

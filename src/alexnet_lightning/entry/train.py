@@ -56,17 +56,28 @@ def train(cfg: DictConfig) -> dict[str, float]:
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         except TrainingDiverged as err:
-            last = trainer.checkpoint_callback and trainer.checkpoint_callback.last_model_path
+            last = _newest_checkpoint(trainer)
             raise TrainingDiverged(
                 f"{err}. Last good checkpoint: {last or 'none saved yet'}"
             ) from None
         metrics.update(to_floats(trainer.callback_metrics))
     if cfg.get("test", False):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        ckpt = best or (None if cfg.get("train", True) else cfg.get("ckpt_path"))
+        ckpt = _best_checkpoint(trainer) or (None if cfg.get("train", True) else cfg.get("ckpt_path"))
         log.info("testing with %s", ckpt or "the final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
         metrics.update(to_floats(trainer.callback_metrics))
     metrics.pop("hp_metric", None)
     write_json(output_dir / "metrics.json", metrics)
     return metrics
+
+
+def _best_checkpoint(trainer: L.Trainer) -> str:
+    """best.ckpt of the checkpoint callback that watches a metric, if it saved one."""
+    paths = [cb.best_model_path for cb in trainer.checkpoint_callbacks if cb.monitor]
+    return next((p for p in paths if p), "")
+
+
+def _newest_checkpoint(trainer: L.Trainer) -> str:
+    saved = [p for cb in trainer.checkpoint_callbacks for p in (cb.best_model_path,
+             cb.last_model_path) if p and Path(p).is_file()]
+    return max(saved, key=lambda p: Path(p).stat().st_mtime, default="")

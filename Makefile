@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make train` and `make test`. `make help` lists the rest.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall only when pyproject.toml changes.
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test lint format tensorboard clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+train: $(STAMP) ## train on the built-in dataset (generated on first use); ARGS="key=value ..."
+	$(BIN)/python scripts/train.py $(ARGS)
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest -q $(ARGS)
+
+lint: $(STAMP) ## ruff check + format check
+	$(BIN)/ruff check src scripts tests
+	$(BIN)/ruff format --check src scripts tests
+
+format: $(STAMP) ## ruff format and autofix
+	$(BIN)/ruff format src scripts tests
+	$(BIN)/ruff check --fix src scripts tests
+
+tensorboard: $(STAMP) ## TensorBoard over every run in logs/
+	$(BIN)/tensorboard --logdir logs
+
+clean: ## remove caches (keeps logs/, data/ and .venv)
+	rm -rf .pytest_cache .ruff_cache build src/*.egg-info
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +

@@ -1,0 +1,64 @@
+"""Shared fixtures: generated image folders and composed Hydra configs. Nothing is downloaded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+
+
+def write_image_folder(root: Path, classes: list[str], per_split: dict[str, int],
+                       size: tuple[int, int] = (80, 72), seed: int = 0) -> Path:
+    """ImageFolder tree whose classes differ by colour, so a network can learn them quickly."""
+    rng = np.random.default_rng(seed)
+    for split, count in per_split.items():
+        for index, cls in enumerate(classes):
+            folder = root / split / cls
+            folder.mkdir(parents=True, exist_ok=True)
+            base = np.array([(index * 97) % 256, (index * 53 + 80) % 256, (index * 151) % 256])
+            for i in range(count):
+                noise = rng.integers(-30, 30, size=(size[1], size[0], 3))
+                pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{cls}_{i:03d}.jpg", quality=90)
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """3 classes, 6 train and 4 val images each."""
+    return write_image_folder(tmp_path / "folder", ["ant", "bee", "cat"], {"train": 6, "val": 4})
+
+
+def compose_config(name: str, overrides: list[str], tmp_path: Path) -> DictConfig:
+    """Compose conf/<name>.yaml as the scripts would, with every output under tmp_path."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(name, overrides=[
+            f"paths.data_dir={tmp_path / 'data'}",
+            f"paths.log_dir={tmp_path / 'logs'}",
+            *overrides,
+        ])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "run")
+    return cfg
+
+
+# A shapes dataset small enough to build and train on in seconds.
+TINY_SHAPES = [
+    "data.num_classes=4",
+    "data.train_per_class=12",
+    "data.val_per_class=4",
+    "data.source_size=72",
+    "data.image_size=64",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "data.persistent_workers=false",
+]

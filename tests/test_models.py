@@ -1,0 +1,107 @@
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from alexnet_lightning.errors import CheckpointError, ConfigError
+from alexnet_lightning.models.alexnet import AlexNet
+
+
+@pytest.mark.parametrize(
+    ("variant", "params"),
+    [("seed", 16_630_440), ("paper", 62_378_344), ("torchvision", 61_100_840)],
+)
+def test_parameter_counts_with_1000_classes(variant, params):
+    net = AlexNet(variant, num_classes=1000)
+    assert sum(p.numel() for p in net.parameters()) == params
+
+
+def test_torchvision_layout_matches_torchvision():
+    ours, theirs = AlexNet("torchvision").state_dict(), torchvision.models.alexnet().state_dict()
+    assert list(ours) == list(theirs)
+    assert all(ours[k].shape == theirs[k].shape for k in ours)
+
+
+@pytest.mark.parametrize("variant", ["seed", "paper", "torchvision"])
+@pytest.mark.parametrize("size", [224, 160, 96, 64])
+def test_output_shape_at_several_crop_sizes(variant, size):
+    net = AlexNet(variant, num_classes=7).eval()
+    assert net(torch.randn(2, 3, size, size)).shape == (2, 7)
+
+
+def test_seed_variant_is_the_tutorial_network():
+    net = AlexNet("seed", num_classes=5)
+    convs = [(m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.padding[0])
+             for m in net.features if isinstance(m, nn.Conv2d)]
+    assert convs == [(3, 48, 11, 4, 2), (48, 128, 5, 1, 2), (128, 192, 3, 1, 1),
+                     (192, 192, 3, 1, 1), (192, 128, 3, 1, 1)]
+    kinds = [type(m).__name__ for m in net.features]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Conv2d",
+                     "ReLU", "Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d"]
+    pools = [(m.kernel_size, m.stride) for m in net.features if isinstance(m, nn.MaxPool2d)]
+    assert pools == [(3, 2)] * 3
+    linears = [(m.in_features, m.out_features) for m in net.classifier if isinstance(m, nn.Linear)]
+    assert linears == [(4608, 2048), (2048, 2048), (2048, 5)]
+    assert [type(m).__name__ for m in net.classifier] == [
+        "Dropout", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Linear"]
+    # At 224 px the feature map is 128 x 6 x 6 already: the adaptive pool is the identity.
+    assert net.features(torch.randn(1, 3, 224, 224)).shape == (1, 128, 6, 6)
+
+
+def test_seed_init_kaiming_convs_small_linears_zero_biases():
+    torch.manual_seed(0)
+    net = AlexNet("seed")
+    conv = net.features[0]
+    fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
+    assert conv.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.05)
+    assert net.classifier[1].weight.std().item() == pytest.approx(0.01, rel=0.05)
+    assert all(m.bias.abs().sum() == 0 for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear))
+
+
+def test_paper_variant_has_lrn_and_paper_init():
+    net = AlexNet("paper")
+    lrns = [m for m in net.features if isinstance(m, nn.LocalResponseNorm)]
+    assert len(lrns) == 2 and all((m.size, m.beta, m.k) == (5, 0.75, 2.0) for m in lrns)
+    # The paper's alpha 1e-4 multiplies the plain sum; PyTorch divides alpha by size.
+    assert lrns[0].alpha / lrns[0].size == pytest.approx(1e-4)
+    kinds = [type(m).__name__ for m in net.features[:8]]
+    assert kinds == ["Conv2d", "ReLU", "LocalResponseNorm", "MaxPool2d",
+                     "Conv2d", "ReLU", "LocalResponseNorm", "MaxPool2d"]
+    convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
+    linears = [m for m in net.classifier if isinstance(m, nn.Linear)]
+    assert [c.out_channels for c in convs] == [96, 256, 384, 384, 256]
+    bias_values = [float(m.bias.detach().mean()) for m in convs + linears]
+    assert bias_values == [0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+    assert all(m.weight.std().item() == pytest.approx(0.01, rel=0.05) for m in convs[1:] + linears)
+    assert not any(isinstance(m, nn.LocalResponseNorm) for m in AlexNet("seed").modules())
+
+
+def test_torchvision_weights_load_from_a_local_file(tmp_path):
+    reference = torchvision.models.alexnet().eval()
+    path = tmp_path / "alexnet.pth"
+    torch.save(reference.state_dict(), path)
+    ours = AlexNet("torchvision", weights=str(path)).eval()
+    x = torch.randn(2, 3, 224, 224)
+    torch.testing.assert_close(ours(x), reference(x))
+    # A 10-class model keeps the published features and gets a fresh head.
+    small = AlexNet("torchvision", num_classes=10, weights=str(path))
+    torch.testing.assert_close(small.features[0].weight, reference.features[0].weight)
+
+
+def test_weights_of_another_variant_are_refused_clearly(tmp_path):
+    path = tmp_path / "seed.pth"
+    torch.save(AlexNet("seed").state_dict(), path)
+    with pytest.raises(CheckpointError, match="does not fit variant 'torchvision'"):
+        AlexNet("torchvision", weights=str(path))
+    with pytest.raises(CheckpointError, match="no such file"):
+        AlexNet("torchvision", weights=str(tmp_path / "missing.pth"))
+
+
+@pytest.mark.parametrize(("kwargs", "key"), [
+    ({"variant": "vgg"}, "model.net.variant"),
+    ({"dropout": 1.5}, "model.net.dropout"),
+    ({"num_classes": 0}, "model.net.num_classes"),
+])
+def test_bad_arguments_name_the_key(kwargs, key):
+    with pytest.raises(ConfigError, match=key):
+        AlexNet(**kwargs)
