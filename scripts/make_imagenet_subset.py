@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""Build an ImageFolder subset of ILSVRC2012 (train/<wnid>/, val/<wnid>/, manifest.json).
+
+Examples:
+  python scripts/make_imagenet_subset.py --source /data/ILSVRC2012 --dest data/imagenet100 \\
+      --classes imagenet100 --resize 256
+  python scripts/make_imagenet_subset.py --source /data/imagenet-kaggle --dest data/nette \\
+      --classes imagenette --link
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from alexnet_lightning.data.imagenet import build_subset, load_manifest
+from alexnet_lightning.errors import UserError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--source",
+        required=True,
+        help="ILSVRC2012 root: sorted (train/, val/ by wnid), Kaggle (ILSVRC/Data/CLS-LOC + "
+        "LOC_val_solution.csv) or flat val + devkit; detected automatically",
+    )
+    parser.add_argument("--dest", required=True, help="output folder (new, or a previous build)")
+    parser.add_argument(
+        "--classes",
+        required=True,
+        help="imagenette | imagewoof | imagenet100 | random:N | a file of wnids (one per line)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for random:N (default 0)")
+    parser.add_argument(
+        "--train-per-class", type=int, help="first N train images per class (default all)"
+    )
+    parser.add_argument("--val-per-class", type=int, help="first N val images per class")
+    parser.add_argument(
+        "--resize", type=int, help="shrink the shorter side to this many pixels (never upscale)"
+    )
+    parser.add_argument(
+        "--quality", type=int, default=90, help="JPEG quality with --resize (default 90)"
+    )
+    parser.add_argument(
+        "--link",
+        action="store_true",
+        help="hard-link instead of copy (symlink across filesystems); not with --resize",
+    )
+    parser.add_argument("--workers", type=int, help="parallel processes (default: CPU count)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        dest = build_subset(
+            args.source,
+            args.dest,
+            args.classes,
+            train_per_class=args.train_per_class,
+            val_per_class=args.val_per_class,
+            resize=args.resize,
+            quality=args.quality,
+            link=args.link,
+            workers=args.workers,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    manifest = load_manifest(dest) or {}
+    counts = manifest.get("counts", {})
+    totals = ", ".join(f"{split} {sum(c.values())}" for split, c in counts.items())
+    print(f"{dest}: {len(manifest.get('classes', []))} classes, {totals} images", end="")
+    print(f", {len(manifest.get('skipped', []))} skipped (see manifest.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Tiny fake ILSVRC2012 trees in the three source layouts, for the subset builder's tests.
+
+The first class also gets the awkward files real ImageNet has: a CMYK JPEG, a greyscale JPEG,
+a PNG named .JPEG, and (unlike ImageNet) a truncated JPEG that must be skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import zlib
+from pathlib import Path
+
+from PIL import Image
+
+WNIDS = ["n01440764", "n02102040", "n02979186"]
+# Devkit IDs deliberately not in sorted-wnid order, as in the real meta.mat.
+DEVKIT_IDS = {"n01440764": 449, "n02102040": 218, "n02979186": 483}
+KAGGLE_NAMES = {w: f"{w} name from kaggle" for w in WNIDS}
+DEVKIT_NAMES = {w: f"{w} name from meta.mat" for w in WNIDS}
+SPECIAL_SUFFIXES = ("cmyk", "grey", "png", "truncated")
+
+
+def _jpeg_bytes(size: tuple[int, int], mode: str = "RGB", seed: int = 0) -> bytes:
+    rng = random.Random(seed)
+    # Noise, so a truncated file really lacks image data (a flat colour compresses to nothing).
+    image = Image.frombytes(mode, size, rng.randbytes(size[0] * size[1] * len(mode)))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def write_image(path: Path, size: tuple[int, int] = (64, 48), seed: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_jpeg_bytes(size, seed=seed))
+
+
+def write_specials(folder: Path, wnid: str) -> dict[str, Path]:
+    """The awkward files, named so they sort after the normal ones."""
+    paths = {s: folder / f"{wnid}_9{i}_{s}.JPEG" for i, s in enumerate(SPECIAL_SUFFIXES)}
+    paths["cmyk"].write_bytes(_jpeg_bytes((40, 56), "CMYK", seed=1))
+    paths["grey"].write_bytes(_jpeg_bytes((56, 40), "L", seed=2))
+    buffer = io.BytesIO()
+    Image.new("P", (24, 24), 3).save(buffer, "PNG")
+    paths["png"].write_bytes(buffer.getvalue())
+    whole = _jpeg_bytes((64, 64), seed=3)
+    paths["truncated"].write_bytes(whole[: len(whole) // 2])
+    return paths
+
+
+def make_source(
+    root: Path, layout: str, n_train: int = 3, n_val: int = 2, specials: bool = True
+) -> dict:
+    """Build a fake source; returns what the tests need to check the result."""
+    # train/val: decodable images per class (what a build should deliver).
+    info: dict = {"root": root, "layout": layout, "train": {}, "val": {}, "truncated": None}
+    if layout == "kaggle":
+        data = root / "ILSVRC" / "Data" / "CLS-LOC"
+        train_dir, val_dir = data / "train", data / "val"
+    else:
+        train_dir, val_dir = root / "train", root / "val"
+    val_labels: list[tuple[str, str]] = []
+    number = 0
+    for c, wnid in enumerate(WNIDS):
+        folder = train_dir / wnid
+        for i in range(n_train):
+            size = (64, 48) if i % 2 else (40, 60)
+            write_image(folder / f"{wnid}_{i:04d}.JPEG", size, seed=c * 100 + i)
+        count = n_train
+        if specials and c == 0:
+            paths = write_specials(folder, wnid)
+            info["truncated"] = paths["truncated"]
+            count += len(paths) - 1
+        info["train"][wnid] = count
+        for _ in range(n_val):
+            number += 1
+            name = f"ILSVRC2012_val_{number:08d}"
+            target = val_dir / wnid if layout == "sorted" else val_dir
+            write_image(target / f"{name}.JPEG", (50, 50), seed=1000 + number)
+            val_labels.append((name, wnid))
+        info["val"][wnid] = n_val
+    if layout == "kaggle":
+        rows = ["ImageId,PredictionString"] + [
+            f"{name},{wnid} 1 2 30 40 {wnid} 5 5 20 20" for name, wnid in val_labels
+        ]
+        (root / "LOC_val_solution.csv").write_text("\n".join(rows) + "\n")
+        mapping = [f"{w} {KAGGLE_NAMES[w]}" for w in WNIDS]
+        (root / "LOC_synset_mapping.txt").write_text("\n".join(mapping) + "\n")
+    elif layout == "devkit":
+        data = root / "ILSVRC2012_devkit_t12" / "data"
+        data.mkdir(parents=True)
+        truth = [str(DEVKIT_IDS[wnid]) for _, wnid in val_labels]
+        (data / "ILSVRC2012_validation_ground_truth.txt").write_text("\n".join(truth) + "\n")
+        write_meta_mat(data / "meta.mat")
+    return info
+
+
+# --- a minimal MATLAB level-5 writer (little-endian), enough to fake the devkit's meta.mat ---
+
+MI_INT8, MI_UINT8, MI_INT32, MI_UINT16, MI_UINT32, MI_DOUBLE = 1, 2, 5, 4, 6, 9
+MI_MATRIX, MI_COMPRESSED = 14, 15
+MX_STRUCT, MX_CHAR, MX_DOUBLE = 2, 4, 6
+
+
+def _element(kind: int, payload: bytes) -> bytes:
+    if 0 < len(payload) <= 4:
+        return struct.pack("<HH", kind, len(payload)) + payload.ljust(4, b"\0")
+    return struct.pack("<II", kind, len(payload)) + payload + b"\0" * (-len(payload) % 8)
+
+
+def _matrix(mx_class: int, dims: tuple[int, ...], data: bytes, name: str = "") -> bytes:
+    body = (
+        _element(MI_UINT32, struct.pack("<II", mx_class, 0))
+        + _element(MI_INT32, struct.pack(f"<{len(dims)}i", *dims))
+        + _element(MI_INT8, name.encode())
+        + data
+    )
+    return struct.pack("<II", MI_MATRIX, len(body)) + body
+
+
+def mat_char(text: str) -> bytes:
+    return _matrix(MX_CHAR, (1, len(text)), _element(MI_UINT16, text.encode("utf-16-le")))
+
+
+def mat_double(value: float) -> bytes:
+    # MATLAB stores small whole doubles as uint8 data; the reader must cope.
+    if float(value).is_integer() and 0 <= value < 256:
+        return _matrix(MX_DOUBLE, (1, 1), _element(MI_UINT8, bytes([int(value)])))
+    return _matrix(MX_DOUBLE, (1, 1), _element(MI_DOUBLE, struct.pack("<d", value)))
+
+
+def mat_empty() -> bytes:
+    return struct.pack("<II", MI_MATRIX, 0)
+
+
+def mat_struct(name: str, rows: list[dict[str, bytes]]) -> bytes:
+    fields = list(rows[0])
+    data = _element(MI_INT32, struct.pack("<i", 32)) + _element(
+        MI_INT8, b"".join(f.encode().ljust(32, b"\0") for f in fields)
+    )
+    data += b"".join(row[f] for row in rows for f in fields)
+    return _matrix(MX_STRUCT, (len(rows), 1), data, name)
+
+
+def write_mat(path: Path, variables: list[bytes], compress: bool = True) -> None:
+    header = b"MATLAB 5.0 MAT-file, written by the alexnet-lightning tests".ljust(116, b" ")
+    out = header + b"\0" * 8 + struct.pack("<H", 0x0100) + b"IM"
+    for variable in variables:
+        if compress:
+            packed = zlib.compress(variable)
+            out += struct.pack("<II", MI_COMPRESSED, len(packed)) + packed
+        else:
+            out += variable
+    path.write_bytes(out)
+
+
+def write_meta_mat(path: Path, compress: bool = True) -> None:
+    """A meta.mat like the devkit's: leaf synsets (IDs 1..1000) plus a non-leaf one."""
+
+    def synset(ilsvrc_id: int, wnid: str, words: str, children: int) -> dict[str, bytes]:
+        return {
+            "ILSVRC2012_ID": mat_double(ilsvrc_id),
+            "WNID": mat_char(wnid),
+            "words": mat_char(words),
+            "gloss": mat_char(f"gloss of {wnid}"),
+            "num_children": mat_double(children),
+            "children": mat_empty(),
+            "wordnet_height": mat_double(0),
+            "num_train_images": mat_double(1300),
+        }
+
+    rows = [synset(DEVKIT_IDS[w], w, DEVKIT_NAMES[w], 0) for w in WNIDS]
+    rows.insert(1, synset(1, "n02119789", "kit fox, Vulpes macrotis", 0))
+    rows.append(synset(1001, "n00001740", "entity", 3))
+    write_mat(path, [mat_struct("synsets", rows)], compress)
