@@ -58,9 +58,12 @@ GROUP_OPTIONS = [
 
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
 def test_every_option_composes_and_instantiates(group, option, tmp_path, image_folder):
-    overrides = [f"{group}={option}", *TINY_SHAPES]
-    if group == "data" and option == "imagefolder":
-        overrides = [f"{group}={option}", f"data.root={image_folder}", "data.num_classes=3"]
+    cfg = compose_config("train", [f"{group}={option}"], tmp_path)
+    if "train_per_class" in cfg.data:  # the generated shapes: keep them tiny
+        overrides = [f"{group}={option}", *TINY_SHAPES]
+    else:  # a dataset on disk: point it at the generated folder
+        overrides = [f"{group}={option}", f"data.root={image_folder}", "data.num_classes=3",
+                     "data.image_size=64", "data.num_workers=0"]
     cfg = compose_config("train", overrides, tmp_path)
     datamodule, model, trainer = build_all(cfg)
     assert model.num_classes == cfg.data.num_classes
@@ -85,8 +88,9 @@ def test_paths_and_run_folders_follow_the_design(tmp_path):
     assert cfg.data.root == str(tmp_path / "data" / "shapes")
     assert cfg.optimized_metric == "val/acc_best"
     assert cfg.model.optimizer._partial_ and cfg.model.scheduler._partial_
-    cb = cfg.callbacks.model_checkpoint
-    assert (cb.filename, cb.monitor, cb.mode, cb.save_last) == ("best", "val/acc", "max", True)
+    best, last = cfg.callbacks.model_checkpoint, cfg.callbacks.last_checkpoint
+    assert (best.filename, best.monitor, best.mode) == ("best", "val/acc", "max")
+    assert (last.filename, last.monitor) == ("last", None)
 
 
 @pytest.mark.parametrize(("override", "key"), [

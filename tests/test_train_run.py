@@ -150,3 +150,16 @@ def test_truncated_and_foreign_checkpoints_are_refused(trained, tmp_path):
                           (foreign, "not an AlexNet checkpoint")):
         result = run_script("predict.py", f"ckpt_path={path}", f"inputs={tmp_path}", tmp=tmp_path)
         assert result.returncode == 2 and message in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("experiment", "command"), [
+    ("imagenet_subset", "python scripts/make_imagenet_subset.py --source"),
+    ("imagenette", "python scripts/download_imagenette.py --dataset imagenette --size 320"),
+    ("alexnet_paper", "python scripts/make_imagenet_subset.py --source"),
+])
+def test_missing_dataset_says_where_it_looked_and_how_to_get_it(experiment, command, tmp_path):
+    result = run_script("train.py", f"experiment={experiment}", tmp=tmp_path)
+    output = result.stderr + result.stdout
+    assert result.returncode == 2, output[-2000:]
+    assert f"dataset folder {tmp_path / 'data'}" in output and command in output
+    assert "Traceback" not in output

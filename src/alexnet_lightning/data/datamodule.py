@@ -22,8 +22,11 @@ from alexnet_lightning.data.transforms import (
     IMAGENET_STD,
     BatchAugment,
     eval_crop,
+    paper_crop,
+    ten_crop,
     train_crop,
 )
+from alexnet_lightning.errors import ConfigError
 
 
 class ImageFolderDataModule(L.LightningDataModule):
@@ -36,10 +39,11 @@ class ImageFolderDataModule(L.LightningDataModule):
     def __init__(
         self,
         root: str,
-        num_classes: int,
+        num_classes: int | None = None,
         batch_size: int = 128,
         num_workers: int = 4,
         image_size: int = 224,
+        train_crop: str = "random_resized",
         crop_scale: Sequence[float] = (0.08, 1.0),
         crop_ratio: Sequence[float] = (3 / 4, 4 / 3),
         eval_resize_ratio: float = EVAL_RESIZE_RATIO,
@@ -50,16 +54,19 @@ class ImageFolderDataModule(L.LightningDataModule):
         persistent_workers: bool = True,
         on_bad_image: str = "warn",
         test_split: str = "test",
+        test_views: str = "center",
+        missing_hint: str | None = None,
     ) -> None:
         super().__init__()
         # Plain types only: the checkpoint stores these and must load with weights_only=True.
         self.save_hyperparameters(
             {
                 "root": str(root),
-                "num_classes": int(num_classes),
+                "num_classes": None if num_classes is None else int(num_classes),
                 "batch_size": int(batch_size),
                 "num_workers": int(num_workers),
                 "image_size": int(image_size),
+                "train_crop": str(train_crop),
                 "crop_scale": [float(v) for v in crop_scale],
                 "crop_ratio": [float(v) for v in crop_ratio],
                 "eval_resize_ratio": float(eval_resize_ratio),
@@ -70,10 +77,16 @@ class ImageFolderDataModule(L.LightningDataModule):
                 "persistent_workers": bool(persistent_workers),
                 "on_bad_image": str(on_bad_image),
                 "test_split": str(test_split),
+                "test_views": str(test_views),
             },
             logger=False,
         )
+        if train_crop not in ("random_resized", "paper"):
+            raise ConfigError(f"data.train_crop={train_crop!r}: choose random_resized or paper")
+        if test_views not in ("center", "ten_crop"):
+            raise ConfigError(f"test_views={test_views!r}: choose center or ten_crop")
         self.root = Path(root).expanduser()
+        self.missing_hint = missing_hint
         self.augment = BatchAugment(mean, std, lighting_std)
         self._info: FolderInfo | None = None
         self.datasets: dict[str, ImageFiles] = {}
@@ -82,7 +95,9 @@ class ImageFolderDataModule(L.LightningDataModule):
         """Check the folder tree (raises DataError) and return its classes and names."""
         if self._info is None:
             splits = ("train", "val") + ((self.hparams.test_split,) if self._has_test() else ())
-            self._info = inspect_folder(self.root, self.hparams.num_classes, splits)
+            self._info = inspect_folder(
+                self.root, self.hparams.num_classes, splits, missing_hint=self.missing_hint
+            )
         return self._info
 
     @property
@@ -109,11 +124,14 @@ class ImageFolderDataModule(L.LightningDataModule):
         for split in wanted:
             if split in self.datasets:
                 continue
-            transform = (
-                train_crop(hp.image_size, hp.crop_scale, hp.crop_ratio)
-                if split == "train"
-                else eval_crop(hp.image_size, hp.eval_resize_ratio)
-            )
+            if split == "train" and hp.train_crop == "paper":
+                transform = paper_crop(hp.image_size, hp.eval_resize_ratio)
+            elif split == "train":
+                transform = train_crop(hp.image_size, hp.crop_scale, hp.crop_ratio)
+            elif split == "test" and hp.test_views == "ten_crop":
+                transform = ten_crop(hp.image_size, hp.eval_resize_ratio)
+            else:
+                transform = eval_crop(hp.image_size, hp.eval_resize_ratio)
             self.datasets[split] = ImageFiles(
                 self._split_dir(split), info.classes, transform, hp.on_bad_image
             )

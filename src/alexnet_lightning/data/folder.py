@@ -68,18 +68,24 @@ def read_manifest(root: Path) -> dict | None:
         ) from None
 
 
-def inspect_folder(root: str | Path, num_classes: int, splits: tuple[str, ...]) -> FolderInfo:
+def inspect_folder(
+    root: str | Path,
+    num_classes: int | None,
+    splits: tuple[str, ...],
+    missing_hint: str | None = None,
+) -> FolderInfo:
     """Check an ImageFolder tree before anything heavy starts; raise one DataError if it is off.
 
     Every split must hold the same class folders, each with at least one image, and their
-    number must equal ``num_classes``.
+    number must equal ``num_classes`` (None: whatever the folders hold).
+    ``missing_hint`` (e.g. the command that builds the dataset) is added when root is missing.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DataError(
-            f"dataset folder {root} does not exist; set data.root to a folder with "
-            "train/<class>/ and val/<class>/ image folders"
+        fix = missing_hint or (
+            "set data.root to a folder with train/<class>/ and val/<class>/ image folders"
         )
+        raise DataError(f"dataset folder {root} does not exist; {fix}")
     classes: list[str] | None = None
     sizes: dict[str, int] = {}
     for split in splits:
@@ -111,7 +117,7 @@ def inspect_folder(root: str | Path, num_classes: int, splits: tuple[str, ...]) 
             )
         sizes[split] = sum(counts.values())
     assert classes is not None
-    if len(classes) != num_classes:
+    if num_classes is not None and len(classes) != num_classes:
         raise DataError(
             f"data.num_classes={num_classes} but {root / splits[0]} has {len(classes)} class "
             f"folders; set data.num_classes={len(classes)} or fix the folders"

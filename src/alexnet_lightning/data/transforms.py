@@ -43,6 +43,20 @@ def train_crop(
     )
 
 
+def paper_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Compose:
+    """The paper's training crop: shorter side to 256, central 256 x 256, random 224 x 224 in it
+    (sizes scale with image_size)."""
+    side = round(image_size * resize_ratio)
+    return v2.Compose(
+        [
+            v2.Resize(side, antialias=True),
+            v2.CenterCrop(side),
+            v2.RandomCrop(image_size),
+            v2.PILToTensor(),
+        ]
+    )
+
+
 def eval_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Compose:
     """PIL image -> shorter side resized to image_size * 256/224, centre crop, uint8 tensor."""
     return v2.Compose(
@@ -52,6 +66,22 @@ def eval_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Co
             v2.PILToTensor(),
         ]
     )
+
+
+def ten_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Compose:
+    """The paper's test-time views: four corners, centre, and their mirrors, as (10, C, H, W)."""
+    return v2.Compose(
+        [
+            v2.Resize(round(image_size * resize_ratio), antialias=True),
+            v2.TenCrop(image_size),
+            v2.Lambda(_stack_views),
+        ]
+    )
+
+
+def _stack_views(crops: Sequence[object]) -> torch.Tensor:
+    # A module-level function, not a lambda, so loader workers can pickle the transform.
+    return torch.stack([v2.functional.pil_to_tensor(crop) for crop in crops])
 
 
 class PCALighting(nn.Module):
@@ -115,6 +145,11 @@ class BatchAugment(nn.Module):
         self, images: torch.Tensor, train: bool, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         mean, std = self.mean.to(images.device), self.std.to(images.device)
+        if images.dim() == 5:  # (batch, views, C, H, W) from ten_crop: normalise every view
+            if train:
+                raise ValueError("multi-view batches are for evaluation only")
+            flat = self(images.flatten(0, 1), train=False)
+            return flat.view(images.shape)
         x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
         if train:
             if self.flip:

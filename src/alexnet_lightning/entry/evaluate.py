@@ -31,6 +31,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """
     if not cfg.get("ckpt_path"):
         raise ConfigError("ckpt_path is not set; pass ckpt_path=.../checkpoints/best.ckpt")
+    if cfg.tta not in ("none", "ten_crop"):
+        raise ConfigError(f"tta={cfg.tta!r} is invalid: it must be none or ten_crop")
     if cfg.split not in ("val", "test"):
         raise ConfigError(f"split={cfg.split!r} is invalid: it must be val or test")
     check_config(cfg)
@@ -55,6 +57,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics = to_floats(trainer.callback_metrics)
 
     matrix = confusion.matrices["test"]
+    if cfg.tta == "ten_crop":
+        metrics.update(_ten_crop_metrics(cfg, trainer, model, inputs))
+
     per_class = matrix.diag().float() / matrix.sum(dim=1).clamp(min=1).float()
     for name, acc in zip(info.names, per_class.tolist(), strict=True):
         metrics[f"test/acc_class/{name}"] = acc
@@ -62,6 +67,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         _write_confusion_csv(output_dir / "confusion_matrix.csv", info.names, matrix.tolist())
     write_json(output_dir / "metrics.json", metrics)
     return metrics
+
+
+def _ten_crop_metrics(
+    cfg: DictConfig, trainer: L.Trainer, model: L.LightningModule, inputs: dict
+) -> dict[str, float]:
+    """The paper's test: softmax averaged over 10 views; reported as test/<metric>_ten_crop."""
+    datamodule = instantiate(cfg.data, test_split=cfg.split, test_views="ten_crop", **inputs)
+    trainer.test(model, datamodule=datamodule)
+    return {f"{k}_ten_crop": v for k, v in to_floats(trainer.callback_metrics).items()
+            if k.startswith("test/")}
 
 
 def _write_confusion_csv(path: Path, names: list[str], rows: list[list[int]]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from alexnet_lightning.checkpoints import read_checkpoint
 from alexnet_lightning.config_checks import check_config
@@ -43,6 +43,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(
         "dataset %s: %d classes, split sizes %s", info.root, len(info.classes), info.split_sizes
     )
+    if cfg.data.get("num_classes") is None:  # taken from the dataset (its manifest or folders)
+        with open_dict(cfg):
+            cfg.data.num_classes = len(info.classes)
     model = instantiate(cfg.model, class_names=info.names)
     trainer: L.Trainer = instantiate(
         cfg.trainer,

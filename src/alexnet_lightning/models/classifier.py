@@ -102,7 +102,12 @@ class AlexNetClassifier(L.LightningModule):
         images, targets = batch
         if images.shape[0] == 0:  # every image of the batch was unreadable and skipped
             return None
-        logits = self(images)
+        if images.dim() == 5:
+            # Several views per image (ten-crop): the paper averages their softmax outputs.
+            probs = self(images.flatten(0, 1)).softmax(dim=1)
+            logits = probs.view(*images.shape[:2], -1).mean(dim=1).clamp_min(1e-12).log()
+        else:
+            logits = self(images)
         loss = self.criterion(logits, targets)
         metrics(logits, targets)
         batch_size = images.shape[0]
