@@ -16,8 +16,13 @@ CONF = ROOT / "conf"
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 
-def write_image_folder(root: Path, classes: list[str], per_split: dict[str, int],
-                       size: tuple[int, int] = (80, 72), seed: int = 0) -> Path:
+def write_image_folder(
+    root: Path,
+    classes: list[str],
+    per_split: dict[str, int],
+    size: tuple[int, int] = (80, 72),
+    seed: int = 0,
+) -> Path:
     """ImageFolder tree whose classes differ by colour, so a network can learn them quickly."""
     rng = np.random.default_rng(seed)
     for split, count in per_split.items():
@@ -41,11 +46,14 @@ def image_folder(tmp_path: Path) -> Path:
 def compose_config(name: str, overrides: list[str], tmp_path: Path) -> DictConfig:
     """Compose conf/<name>.yaml as the scripts would, with every output under tmp_path."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(name, overrides=[
-            f"paths.data_dir={tmp_path / 'data'}",
-            f"paths.log_dir={tmp_path / 'logs'}",
-            *overrides,
-        ])
+        cfg = compose(
+            name,
+            overrides=[
+                f"paths.data_dir={tmp_path / 'data'}",
+                f"paths.log_dir={tmp_path / 'logs'}",
+                *overrides,
+            ],
+        )
     with open_dict(cfg):
         cfg.paths.output_dir = str(tmp_path / "run")
     return cfg

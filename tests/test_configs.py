@@ -32,14 +32,26 @@ def build_all(cfg, folder=None):
     with open_dict(cfg):
         if cfg.trainer.accelerator == "gpu":  # no GPU here: the rest of the config must still hold
             cfg.trainer.accelerator, cfg.trainer.devices = "cpu", 1
-    trainer = instantiate(cfg.trainer, callbacks=instantiate_callbacks(cfg.get("callbacks")),
-                          logger=instantiate_loggers(cfg.get("logger")))
+    trainer = instantiate(
+        cfg.trainer,
+        callbacks=instantiate_callbacks(cfg.get("callbacks")),
+        logger=instantiate_loggers(cfg.get("logger")),
+    )
     return datamodule, model, trainer
 
 
 def test_config_groups_exist_as_designed():
-    for group in ("data", "model", "trainer", "callbacks", "logger", "paths", "hydra",
-                  "experiment", "debug"):
+    for group in (
+        "data",
+        "model",
+        "trainer",
+        "callbacks",
+        "logger",
+        "paths",
+        "hydra",
+        "experiment",
+        "debug",
+    ):
         assert options(group), group
     assert {"default", "cpu", "gpu", "ddp"} <= set(options("trainer"))
     assert {"tensorboard", "csv"} <= set(options("logger"))
@@ -50,8 +62,17 @@ def test_config_groups_exist_as_designed():
 
 GROUP_OPTIONS = [
     (group, option)
-    for group in ("data", "model", "model/optimizer", "model/scheduler", "trainer", "callbacks",
-                  "logger", "experiment", "debug")
+    for group in (
+        "data",
+        "model",
+        "model/optimizer",
+        "model/scheduler",
+        "trainer",
+        "callbacks",
+        "logger",
+        "experiment",
+        "debug",
+    )
     for option in options(group)
 ]
 
@@ -62,8 +83,13 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path, image_f
     if "train_per_class" in cfg.data:  # the generated shapes: keep them tiny
         overrides = [f"{group}={option}", *TINY_SHAPES]
     else:  # a dataset on disk: point it at the generated folder
-        overrides = [f"{group}={option}", f"data.root={image_folder}", "data.num_classes=3",
-                     "data.image_size=64", "data.num_workers=0"]
+        overrides = [
+            f"{group}={option}",
+            f"data.root={image_folder}",
+            "data.num_classes=3",
+            "data.image_size=64",
+            "data.num_workers=0",
+        ]
     cfg = compose_config("train", overrides, tmp_path)
     datamodule, model, trainer = build_all(cfg)
     assert model.num_classes == cfg.data.num_classes
@@ -78,8 +104,11 @@ def test_early_stopping_adds_to_the_default_callbacks(tmp_path):
 
 @pytest.mark.parametrize("name", ["eval", "predict"])
 def test_eval_and_predict_configs_compose(name, tmp_path):
-    cfg = compose_config(name, ["ckpt_path=x.ckpt", "inputs=img.jpg"] if name == "predict"
-                         else ["ckpt_path=x.ckpt"], tmp_path)
+    cfg = compose_config(
+        name,
+        ["ckpt_path=x.ckpt", "inputs=img.jpg"] if name == "predict" else ["ckpt_path=x.ckpt"],
+        tmp_path,
+    )
     assert cfg.task_name == name
 
 
@@ -93,15 +122,18 @@ def test_paths_and_run_folders_follow_the_design(tmp_path):
     assert (last.filename, last.monitor) == ("last", None)
 
 
-@pytest.mark.parametrize(("override", "key"), [
-    ("model.net.variant=vgg16", "model.net.variant"),
-    ("model.optimizer.lr=-0.1", "model.optimizer.lr"),
-    ("data.batch_size=0", "data.batch_size"),
-    ("data.image_size=32", "data.image_size"),
-    ("data.num_workers=-1", "data.num_workers"),
-    ("model.net.dropout=1.0", "model.net.dropout"),
-    ("data.on_bad_image=ignore", "data.on_bad_image"),
-])
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.net.variant=vgg16", "model.net.variant"),
+        ("model.optimizer.lr=-0.1", "model.optimizer.lr"),
+        ("data.batch_size=0", "data.batch_size"),
+        ("data.image_size=32", "data.image_size"),
+        ("data.num_workers=-1", "data.num_workers"),
+        ("model.net.dropout=1.0", "model.net.dropout"),
+        ("data.on_bad_image=ignore", "data.on_bad_image"),
+    ],
+)
 def test_bad_values_fail_before_training_with_the_key_named(override, key, tmp_path):
     cfg = compose_config("train", [override], tmp_path)
     with pytest.raises(ConfigError, match=key):

@@ -9,19 +9,40 @@ from .conftest import TINY_SHAPES, compose_config
 
 
 def test_overfits_a_small_batch_to_near_100_percent(tmp_path):
-    cfg = compose_config("train", [
-        *TINY_SHAPES, "debug=overfit", "data.batch_size=16", "trainer.overfit_batches=1",
-        "trainer.max_epochs=40", "model/optimizer=adamw", "model.optimizer.lr=0.0005",
-        "model.scheduler=null", "test=false", "seed=0"], tmp_path)
+    cfg = compose_config(
+        "train",
+        [
+            *TINY_SHAPES,
+            "debug=overfit",
+            "data.batch_size=16",
+            "trainer.overfit_batches=1",
+            "trainer.max_epochs=40",
+            "model/optimizer=adamw",
+            "model.optimizer.lr=0.0005",
+            "model.scheduler=null",
+            "test=false",
+            "seed=0",
+        ],
+        tmp_path,
+    )
     metrics = train(cfg)
     assert metrics["train/acc"] >= 0.95
     assert metrics["train/loss"] < 0.3
 
 
 def test_untrained_network_is_at_chance_on_the_shapes(tmp_path):
-    cfg = compose_config("train", [
-        *TINY_SHAPES, "data.num_classes=8", "data.val_per_class=16", "train=false",
-        "logger=csv", "seed=0"], tmp_path)
+    cfg = compose_config(
+        "train",
+        [
+            *TINY_SHAPES,
+            "data.num_classes=8",
+            "data.val_per_class=16",
+            "train=false",
+            "logger=csv",
+            "seed=0",
+        ],
+        tmp_path,
+    )
     metrics = train(cfg)  # test only, with the freshly initialised weights
     assert metrics["test/acc"] == pytest.approx(1 / 8, abs=0.08)
     assert metrics["test/loss"] == pytest.approx(torch.log(torch.tensor(8.0)).item(), abs=0.05)
@@ -30,7 +51,10 @@ def test_untrained_network_is_at_chance_on_the_shapes(tmp_path):
 def test_seed_zero_is_a_seed(tmp_path, monkeypatch):
     seeds = []
     monkeypatch.setattr("lightning.seed_everything", lambda seed, workers: seeds.append(seed))
-    cfg = compose_config("train", [*TINY_SHAPES, "seed=0", "train=false", "test=false",
-                                   "logger=csv", "callbacks=none"], tmp_path)
+    cfg = compose_config(
+        "train",
+        [*TINY_SHAPES, "seed=0", "train=false", "test=false", "logger=csv", "callbacks=none"],
+        tmp_path,
+    )
     train(cfg)
     assert seeds == [0]

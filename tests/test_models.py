@@ -31,19 +31,47 @@ def test_output_shape_at_several_crop_sizes(variant, size):
 
 def test_seed_variant_is_the_tutorial_network():
     net = AlexNet("seed", num_classes=5)
-    convs = [(m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.padding[0])
-             for m in net.features if isinstance(m, nn.Conv2d)]
-    assert convs == [(3, 48, 11, 4, 2), (48, 128, 5, 1, 2), (128, 192, 3, 1, 1),
-                     (192, 192, 3, 1, 1), (192, 128, 3, 1, 1)]
+    convs = [
+        (m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.padding[0])
+        for m in net.features
+        if isinstance(m, nn.Conv2d)
+    ]
+    assert convs == [
+        (3, 48, 11, 4, 2),
+        (48, 128, 5, 1, 2),
+        (128, 192, 3, 1, 1),
+        (192, 192, 3, 1, 1),
+        (192, 128, 3, 1, 1),
+    ]
     kinds = [type(m).__name__ for m in net.features]
-    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Conv2d",
-                     "ReLU", "Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d"]
+    assert kinds == [
+        "Conv2d",
+        "ReLU",
+        "MaxPool2d",
+        "Conv2d",
+        "ReLU",
+        "MaxPool2d",
+        "Conv2d",
+        "ReLU",
+        "Conv2d",
+        "ReLU",
+        "Conv2d",
+        "ReLU",
+        "MaxPool2d",
+    ]
     pools = [(m.kernel_size, m.stride) for m in net.features if isinstance(m, nn.MaxPool2d)]
     assert pools == [(3, 2)] * 3
     linears = [(m.in_features, m.out_features) for m in net.classifier if isinstance(m, nn.Linear)]
     assert linears == [(4608, 2048), (2048, 2048), (2048, 5)]
     assert [type(m).__name__ for m in net.classifier] == [
-        "Dropout", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Linear"]
+        "Dropout",
+        "Linear",
+        "ReLU",
+        "Dropout",
+        "Linear",
+        "ReLU",
+        "Linear",
+    ]
     # At 224 px the feature map is 128 x 6 x 6 already: the adaptive pool is the identity.
     assert net.features(torch.randn(1, 3, 224, 224)).shape == (1, 128, 6, 6)
 
@@ -55,7 +83,9 @@ def test_seed_init_kaiming_convs_small_linears_zero_biases():
     fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
     assert conv.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.05)
     assert net.classifier[1].weight.std().item() == pytest.approx(0.01, rel=0.05)
-    assert all(m.bias.abs().sum() == 0 for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear))
+    assert all(
+        m.bias.abs().sum() == 0 for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear)
+    )
 
 
 def test_paper_variant_has_lrn_and_paper_init():
@@ -65,8 +95,16 @@ def test_paper_variant_has_lrn_and_paper_init():
     # The paper's alpha 1e-4 multiplies the plain sum; PyTorch divides alpha by size.
     assert lrns[0].alpha / lrns[0].size == pytest.approx(1e-4)
     kinds = [type(m).__name__ for m in net.features[:8]]
-    assert kinds == ["Conv2d", "ReLU", "LocalResponseNorm", "MaxPool2d",
-                     "Conv2d", "ReLU", "LocalResponseNorm", "MaxPool2d"]
+    assert kinds == [
+        "Conv2d",
+        "ReLU",
+        "LocalResponseNorm",
+        "MaxPool2d",
+        "Conv2d",
+        "ReLU",
+        "LocalResponseNorm",
+        "MaxPool2d",
+    ]
     convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
     linears = [m for m in net.classifier if isinstance(m, nn.Linear)]
     assert [c.out_channels for c in convs] == [96, 256, 384, 384, 256]
@@ -97,11 +135,14 @@ def test_weights_of_another_variant_are_refused_clearly(tmp_path):
         AlexNet("torchvision", weights=str(tmp_path / "missing.pth"))
 
 
-@pytest.mark.parametrize(("kwargs", "key"), [
-    ({"variant": "vgg"}, "model.net.variant"),
-    ({"dropout": 1.5}, "model.net.dropout"),
-    ({"num_classes": 0}, "model.net.num_classes"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"variant": "vgg"}, "model.net.variant"),
+        ({"dropout": 1.5}, "model.net.dropout"),
+        ({"num_classes": 0}, "model.net.num_classes"),
+    ],
+)
 def test_bad_arguments_name_the_key(kwargs, key):
     with pytest.raises(ConfigError, match=key):
         AlexNet(**kwargs)

@@ -26,7 +26,9 @@ def test_pca_lighting_shifts_colour_per_image_and_keeps_shape():
 def test_pca_lighting_follows_the_principal_component():
     # Large std: the shift is dominated by the first eigenvector, equal signs in R, G, B
     # (brightness), so all three channels move the same way.
-    out = PCALighting(std=1.0)(torch.zeros(256, 3, 1, 1), generator=torch.Generator().manual_seed(1))
+    out = PCALighting(std=1.0)(
+        torch.zeros(256, 3, 1, 1), generator=torch.Generator().manual_seed(1)
+    )
     shift = out[:, :, 0, 0]
     same_sign = (torch.sign(shift[:, 0]) == torch.sign(shift[:, 2])).float().mean()
     assert same_sign > 0.9
@@ -52,13 +54,16 @@ def test_eval_batch_is_plain_normalisation():
 def test_training_batch_flips_about_half_the_images():
     images = torch.arange(16, dtype=torch.float32).repeat(64, 3, 16, 1).to(torch.uint8)
     augment = BatchAugment(lighting_std=0.0)
-    out = augment.denormalize(augment(images, train=True, generator=torch.Generator().manual_seed(0)))
+    out = augment.denormalize(
+        augment(images, train=True, generator=torch.Generator().manual_seed(0))
+    )
     flipped = (out[:, 0, 0, 0] > out[:, 0, 0, -1]).float().mean().item()
     assert 0.3 < flipped < 0.7
     reference = images.float() / 255
     for i in range(8):
         assert torch.allclose(out[i], reference[i], atol=1e-5) or torch.allclose(
-            out[i], reference[i].flip(-1), atol=1e-5)
+            out[i], reference[i].flip(-1), atol=1e-5
+        )
 
 
 def test_crops_give_uint8_tensors_of_the_requested_size():

@@ -18,7 +18,7 @@ class ShapesDataModule(ImageFolderDataModule):
     def __init__(
         self,
         root: str,
-        num_classes: int = 10,
+        num_classes: int = 8,
         train_per_class: int = 300,
         val_per_class: int = 60,
         source_size: int = 128,

@@ -75,8 +75,11 @@ def _ten_crop_metrics(
     """The paper's test: softmax averaged over 10 views; reported as test/<metric>_ten_crop."""
     datamodule = instantiate(cfg.data, test_split=cfg.split, test_views="ten_crop", **inputs)
     trainer.test(model, datamodule=datamodule)
-    return {f"{k}_ten_crop": v for k, v in to_floats(trainer.callback_metrics).items()
-            if k.startswith("test/")}
+    return {
+        f"{k}_ten_crop": v
+        for k, v in to_floats(trainer.callback_metrics).items()
+        if k.startswith("test/")
+    }
 
 
 def _write_confusion_csv(path: Path, names: list[str], rows: list[list[int]]) -> None:

@@ -65,7 +65,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             ) from None
         metrics.update(to_floats(trainer.callback_metrics))
     if cfg.get("test", False):
-        ckpt = _best_checkpoint(trainer) or (None if cfg.get("train", True) else cfg.get("ckpt_path"))
+        ckpt = _best_checkpoint(trainer) or (
+            None if cfg.get("train", True) else cfg.get("ckpt_path")
+        )
         log.info("testing with %s", ckpt or "the final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
         metrics.update(to_floats(trainer.callback_metrics))
@@ -81,6 +83,10 @@ def _best_checkpoint(trainer: L.Trainer) -> str:
 
 
 def _newest_checkpoint(trainer: L.Trainer) -> str:
-    saved = [p for cb in trainer.checkpoint_callbacks for p in (cb.best_model_path,
-             cb.last_model_path) if p and Path(p).is_file()]
+    saved = [
+        p
+        for cb in trainer.checkpoint_callbacks
+        for p in (cb.best_model_path, cb.last_model_path)
+        if p and Path(p).is_file()
+    ]
     return max(saved, key=lambda p: Path(p).stat().st_mtime, default="")
