@@ -7,7 +7,8 @@ the paper's PCA lighting noise and normalisation run on the whole batch on the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -68,20 +69,15 @@ def eval_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Co
     )
 
 
-def ten_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Compose:
+def ten_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> Callable:
     """The paper's test-time views: four corners, centre, and their mirrors, as (10, C, H, W)."""
-    return v2.Compose(
-        [
-            v2.Resize(round(image_size * resize_ratio), antialias=True),
-            v2.TenCrop(image_size),
-            v2.Lambda(_stack_views),
-        ]
-    )
+    resize = v2.Resize(round(image_size * resize_ratio), antialias=True)
+    # A partial of a module-level function, so loader workers can pickle it.
+    return partial(_ten_views, resize, v2.TenCrop(image_size))
 
 
-def _stack_views(crops: Sequence[object]) -> torch.Tensor:
-    # A module-level function, not a lambda, so loader workers can pickle the transform.
-    return torch.stack([v2.functional.pil_to_tensor(crop) for crop in crops])
+def _ten_views(resize: v2.Resize, crop: v2.TenCrop, image: object) -> torch.Tensor:
+    return torch.stack([v2.functional.pil_to_tensor(view) for view in crop(resize(image))])
 
 
 class PCALighting(nn.Module):

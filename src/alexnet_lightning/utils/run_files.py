@@ -13,7 +13,7 @@ import rich
 import rich.syntax
 import rich.tree
 import torch
-from lightning.pytorch.loggers import Logger
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -65,7 +65,10 @@ def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
     params = flatten(chosen)
     params["seed"] = "null" if cfg.get("seed") is None else cfg.seed
     for logger in loggers:
-        logger.log_hyperparams(params, metrics={"hp_metric": 0.0})
+        if isinstance(logger, TensorBoardLogger):  # its HParams tab links params to hp_metric
+            logger.log_hyperparams(params, metrics={"hp_metric": 0.0})
+        else:
+            logger.log_hyperparams(params)
 
 
 def to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
