@@ -60,7 +60,7 @@ SHAPE_CLASSES: tuple[str, ...] = (
 #: Written into every manifest and marker; only folders carrying it are ever deleted.
 SOURCE = "alexnet_lightning shapes generator"
 #: Bump when the images change for the same arguments, so old datasets on disk get rebuilt.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 MANIFEST_NAME = "manifest.json"
 #: Written first into every build, so a dataset whose manifest was lost is still known as ours.
 MARKER_NAME = ".alexnet_lightning_shapes"
@@ -253,7 +253,7 @@ def _render(class_index: int, image_size: int, rng: np.random.Generator) -> Imag
     img.paste(_rgb(fill), box, mask.reduce(s))
 
     # A few thin lines across everything, so the shape is sometimes partly occluded.
-    n_over = int(rng.random() < 0.25)
+    n_over = int(rng.random() < 0.1)
     over_ends = rng.uniform(0, 1, (n_over, 4)) * size
     over_cols = _colours(rng, n_over)
     for i in range(n_over):
