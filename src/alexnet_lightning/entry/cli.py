@@ -22,7 +22,7 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         return task(cfg)
     except UserError as err:
         log.error("%s", err)
-        log.error("nothing was trained; run folder: %s", output_dir)
+        log.error("stopped before running; run folder: %s", output_dir)
         sys.exit(2)
     except Exception:
         log.error("run failed; its folder (log, config, checkpoints): %s", output_dir)

@@ -123,12 +123,7 @@ class AlexNetClassifier(L.LightningModule):
         self.log_dict(
             metrics, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=batch_size
         )
-        return {
-            "loss": loss,
-            "preds": logits.detach().argmax(dim=1),
-            "targets": targets,
-            "logits": logits.detach(),
-        }
+        return {"loss": loss, "preds": logits.detach().argmax(dim=1), "targets": targets}
 
     def training_step(self, batch: Any, batch_idx: int) -> dict | None:
         out = self._shared_step(batch, self.train_metrics, "train")
