@@ -220,3 +220,40 @@ def test_missing_dataset_says_where_it_looked_and_how_to_get_it(experiment, comm
     assert result.returncode == 2, output[-2000:]
     assert f"dataset folder {tmp_path / 'data'}" in output and command in output
     assert "Traceback" not in output
+
+
+def test_diverging_loss_stops_with_the_step_and_last_checkpoint(tmp_path):
+    result = run_script(
+        "train.py",
+        *TINY_SHAPES,
+        "model/optimizer=sgd",
+        "model.optimizer.lr=1e12",
+        "model.scheduler=null",
+        "trainer.max_epochs=3",
+        "callbacks.rich_progress_bar=null",
+        tmp=tmp_path,
+    )
+    output = result.stderr + result.stdout
+    assert result.returncode == 2, output[-2000:]
+    assert "at step" in output and "Last good checkpoint" in output
+    assert "Traceback" not in output
+
+
+def test_grid_sweep_writes_one_run_folder_per_job(tmp_path):
+    result = run_script(
+        "train.py",
+        "hydra.mode=MULTIRUN",
+        *TINY_SHAPES,
+        "model.optimizer.lr=0.001,0.0003",
+        "trainer.max_epochs=1",
+        "test=false",
+        "callbacks.rich_progress_bar=null",
+        tmp=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert jobs == ["0", "1"]
+    for job in jobs:
+        assert (sweep / job / "metrics.json").is_file()
+        assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
