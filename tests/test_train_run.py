@@ -1,6 +1,7 @@
 """A short real training run through scripts/train.py, then eval.py and predict.py on its output."""
 
 import contextlib
+import csv
 import json
 import subprocess
 import sys
@@ -257,3 +258,13 @@ def test_grid_sweep_writes_one_run_folder_per_job(tmp_path):
     for job in jobs:
         assert (sweep / job / "metrics.json").is_file()
         assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
+    with open(sweep / "summary.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert [r["job"] for r in rows] == ["0", "1"]
+    assert "model.optimizer.lr=0.001" in rows[0]["overrides"]
+    assert "model.optimizer.lr=0.0003" in rows[1]["overrides"]
+    for row in rows:
+        assert row["state"] == "complete" and row["epochs"] == "1"
+        assert 0 <= float(row["optimized_metric"]) <= 1
+        assert row["optimized_metric"] == row["val/acc_best"]
+        assert Path(row["best_ckpt"]).is_file() and float(row["wall_s"]) > 0
