@@ -18,9 +18,9 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from alexnet_lightning.data.decode import DecodeRandomResizedCrop
 from alexnet_lightning.data.folder import ImageFiles, collate_skipping_bad
 from alexnet_lightning.data.imagenet import build_subset
-from alexnet_lightning.data.transforms import train_crop
 
 WNIDS = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916"]
 
@@ -41,7 +41,7 @@ def make_source(root: Path, classes: int, per_class: int, size: tuple[int, int])
 
 def loader_rate(root: Path, image_size: int, workers: int, batch_size: int) -> float:
     classes = sorted(p.name for p in (root / "train").iterdir())
-    dataset = ImageFiles(root / "train", classes, train_crop(image_size))
+    dataset = ImageFiles(root / "train", classes, DecodeRandomResizedCrop(image_size))
     loader = DataLoader(
         dataset,
         batch_size=batch_size,

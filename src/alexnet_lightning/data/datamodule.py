@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,12 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from alexnet_lightning.data.decode import (
+    DecodeRandomResizedCrop,
+    DecodeShorterSide,
+    check_decoder,
+)
+from alexnet_lightning.data.device_decode import BatchDecoder, collate_encoded, read_bytes
 from alexnet_lightning.data.folder import (
     FolderInfo,
     ImageFiles,
@@ -56,6 +62,9 @@ class ImageFolderDataModule(L.LightningDataModule):
         test_split: str = "test",
         test_views: str = "center",
         missing_hint: str | None = None,
+        decoder: str = "auto",
+        reduced_decode: bool = True,
+        decode_on_device: bool = False,
     ) -> None:
         super().__init__()
         # Plain types only: the checkpoint stores these and must load with weights_only=True.
@@ -78,6 +87,9 @@ class ImageFolderDataModule(L.LightningDataModule):
                 "on_bad_image": str(on_bad_image),
                 "test_split": str(test_split),
                 "test_views": str(test_views),
+                "decoder": str(decoder),
+                "reduced_decode": bool(reduced_decode),
+                "decode_on_device": bool(decode_on_device),
             },
             logger=False,
         )
@@ -85,11 +97,13 @@ class ImageFolderDataModule(L.LightningDataModule):
             raise ConfigError(f"data.train_crop={train_crop!r}: choose random_resized or paper")
         if test_views not in ("center", "ten_crop"):
             raise ConfigError(f"test_views={test_views!r}: choose center or ten_crop")
+        check_decoder(decoder)
         self.root = Path(root).expanduser()
         self.missing_hint = missing_hint
         self.augment = BatchAugment(mean, std, lighting_std)
         self._info: FolderInfo | None = None
         self.datasets: dict[str, ImageFiles] = {}
+        self._batch_decoders: dict[str, BatchDecoder] = {}
 
     def inspect(self) -> FolderInfo:
         """Check the folder tree (raises DataError) and return its classes and names."""
@@ -122,19 +136,41 @@ class ImageFolderDataModule(L.LightningDataModule):
             "predict": ("test",),
         }.get(stage or "fit", ("train", "val", "test"))
         for split in wanted:
-            if split in self.datasets:
-                continue
-            if split == "train" and hp.train_crop == "paper":
-                transform = paper_crop(hp.image_size, hp.eval_resize_ratio)
-            elif split == "train":
-                transform = train_crop(hp.image_size, hp.crop_scale, hp.crop_ratio)
-            elif split == "test" and hp.test_views == "ten_crop":
-                transform = ten_crop(hp.image_size, hp.eval_resize_ratio)
-            else:
-                transform = eval_crop(hp.image_size, hp.eval_resize_ratio)
-            self.datasets[split] = ImageFiles(
-                self._split_dir(split), info.classes, transform, hp.on_bad_image
-            )
+            if split not in self.datasets:
+                self.datasets[split] = ImageFiles(
+                    self._split_dir(split),
+                    info.classes,
+                    self._file_transform(split),
+                    hp.on_bad_image,
+                )
+
+    def _on_device(self, split: str) -> bool:
+        """Whether this split's files are decoded in batches on the device (ten-crop is not)."""
+        hp = self.hparams
+        return hp.decode_on_device and not (split == "test" and hp.test_views == "ten_crop")
+
+    def _image_transform(self, split: str) -> Callable:
+        """The split's crop, for PIL images or uint8 tensors (on any device)."""
+        hp = self.hparams
+        if split == "train" and hp.train_crop == "paper":
+            return paper_crop(hp.image_size, hp.eval_resize_ratio)
+        if split == "train":
+            return train_crop(hp.image_size, hp.crop_scale, hp.crop_ratio)
+        if split == "test" and hp.test_views == "ten_crop":
+            return ten_crop(hp.image_size, hp.eval_resize_ratio)
+        return eval_crop(hp.image_size, hp.eval_resize_ratio)
+
+    def _file_transform(self, split: str) -> Callable[[str], Any]:
+        """What a loader worker does with one file: read its bytes (decode_on_device), or
+        decode it at the smallest size the split's crop allows and crop it."""
+        hp = self.hparams
+        if self._on_device(split):
+            return read_bytes
+        options = {"decoder": hp.decoder, "reduced_decode": hp.reduced_decode}
+        if split == "train" and hp.train_crop == "random_resized":
+            return DecodeRandomResizedCrop(hp.image_size, hp.crop_scale, hp.crop_ratio, **options)
+        side = round(hp.image_size * hp.eval_resize_ratio)  # every other crop resizes to this
+        return DecodeShorterSide(side, self._image_transform(split), **options)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         hp = self.hparams
@@ -146,7 +182,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             num_workers=workers,
             pin_memory=hp.pin_memory and torch.cuda.is_available(),
             persistent_workers=hp.persistent_workers and workers > 0,
-            collate_fn=collate_skipping_bad,
+            collate_fn=collate_encoded if self._on_device(split) else collate_skipping_bad,
             # Training batches keep a fixed size, which keeps BatchNorm-free AlexNet's learning
             # rate meaning the same from step to step and lets torch.compile reuse its graph.
             drop_last=shuffle and len(self.datasets[split]) > hp.batch_size,
@@ -160,6 +196,18 @@ class ImageFolderDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if not (self.hparams.decode_on_device and isinstance(batch[0], list)):
+            return batch
+        training = self.trainer is not None and self.trainer.training
+        split = "train" if training else "val"
+        if split not in self._batch_decoders:
+            self._batch_decoders[split] = BatchDecoder(
+                self._image_transform(split), self.hparams.on_bad_image
+            )
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        return self._batch_decoders[split](batch, device)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         images, targets = batch

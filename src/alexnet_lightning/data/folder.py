@@ -155,8 +155,20 @@ def load_rgb(path: str) -> Image.Image:
         return image.convert("RGB")
 
 
+def report_bad_image(path: str, err: Exception, on_bad_image: str, count_note: str) -> None:
+    """Stop with the file's path (``raise``) or warn and let the caller skip it (``warn``)."""
+    if on_bad_image == "raise":
+        raise DataError(
+            f"cannot read image {path} ({err}); replace or delete it, or set "
+            "data.on_bad_image=warn to skip unreadable images"
+        ) from None
+    log.warning("skipping unreadable image %s (%s); %s skipped", path, err, count_note)
+
+
 class ImageFiles(Dataset):
     """(uint8 image tensor, class index) pairs from one split of an ImageFolder tree.
+
+    ``transform`` takes the file's path (it decodes: see ``data.decode``) and returns the tensor.
 
     An unreadable image is skipped with a warning naming it (``on_bad_image="warn"``, the
     collate function drops it) or stops the run with its path (``"raise"``).
@@ -166,7 +178,7 @@ class ImageFiles(Dataset):
         self,
         split_dir: str | Path,
         classes: list[str],
-        transform: Callable[[Image.Image], torch.Tensor],
+        transform: Callable[[str], torch.Tensor],
         on_bad_image: str = "warn",
     ) -> None:
         if on_bad_image not in ON_BAD_IMAGE:
@@ -186,22 +198,12 @@ class ImageFiles(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | None:
         path = str(self.split_dir / self.paths[index])
         try:
-            image = load_rgb(path)
+            pixels = self.transform(path)
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
-            if self.on_bad_image == "raise":
-                raise DataError(
-                    f"cannot read image {path} ({err}); replace or delete it, or set "
-                    "data.on_bad_image=warn to skip unreadable images"
-                ) from None
             self.skipped += 1
-            log.warning(
-                "skipping unreadable image %s (%s); %d skipped by this loader process",
-                path,
-                err,
-                self.skipped,
-            )
+            report_bad_image(path, err, self.on_bad_image, f"{self.skipped} in this process")
             return None
-        return self.transform(image), int(self.targets[index])
+        return pixels, int(self.targets[index])
 
 
 def collate_skipping_bad(batch: list) -> tuple[torch.Tensor, torch.Tensor]:

@@ -77,7 +77,10 @@ def ten_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> Callab
 
 
 def _ten_views(resize: v2.Resize, crop: v2.TenCrop, image: object) -> torch.Tensor:
-    return torch.stack([v2.functional.pil_to_tensor(view) for view in crop(resize(image))])
+    views = crop(resize(image))
+    if isinstance(views[0], torch.Tensor):  # decoded by torchvision
+        return torch.stack(list(views))
+    return torch.stack([v2.functional.pil_to_tensor(view) for view in views])
 
 
 class PCALighting(nn.Module):

@@ -1,0 +1,101 @@
+"""Decoding whole batches of files on the training device (nvJPEG on CUDA).
+
+When the CPU cannot decode JPEGs as fast as the GPU trains, the loader workers only read file
+bytes and the main process decodes the batch with ``torchvision.io.decode_jpeg(device=...)``,
+then crops each image on the device. CUDA cannot run inside loader workers, hence the main
+process. On the CPU the same code runs with ``device="cpu"``, which is how it is tested.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch.utils.data._utils.collate import default_collate
+
+from alexnet_lightning.data.decode import as_uint8_tensor
+from alexnet_lightning.data.folder import load_rgb, report_bad_image
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # see data.decode
+    from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
+
+log = logging.getLogger(__name__)
+
+JPEG_MAGIC = b"\xff\xd8"
+
+
+def read_bytes(path: str) -> tuple[torch.Tensor, str]:
+    """The loader workers' whole job in this mode: the file as a 1-D uint8 tensor (and its
+    path, for error messages)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # see data.decode
+        return read_file(path), path
+
+
+def collate_encoded(batch: list) -> tuple[list[torch.Tensor], list[str], torch.Tensor]:
+    """Files differ in length, so they stay a list beside the stacked targets."""
+    if not batch:
+        return [], [], torch.empty(0, dtype=torch.int64)
+    files, targets = zip(*batch, strict=True)
+    data, paths = zip(*files, strict=True)
+    return list(data), list(paths), default_collate(list(targets))
+
+
+class BatchDecoder:
+    """(encoded files, paths, targets) -> (uint8 batch on ``device``, targets).
+
+    ``crop`` is the split's image transform (e.g. ``train_crop``), applied per image on the
+    device, where torchvision's v2 transforms run on tensors as they do on the CPU.
+    """
+
+    def __init__(self, crop: Callable[[torch.Tensor], torch.Tensor], on_bad_image: str) -> None:
+        self.crop, self.on_bad_image = crop, on_bad_image
+        self.skipped = 0
+
+    def __call__(self, batch: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        data, paths, targets = batch
+        images = self._decode(data, paths, device)
+        keep = [i for i, image in enumerate(images) if image is not None]
+        if not keep:
+            return torch.empty(0, dtype=torch.uint8, device=device), targets[:0]
+        crops = torch.stack([self.crop(images[i]) for i in keep])
+        return crops, targets[keep]
+
+    def _decode(
+        self, data: list[torch.Tensor], paths: list[str], device: torch.device
+    ) -> list[torch.Tensor | None]:
+        images: list[torch.Tensor | None] = [None] * len(data)
+        jpegs = [i for i, d in enumerate(data) if bytes(d[:2].tolist()) == JPEG_MAGIC]
+        try:  # one call for all JPEGs: nvJPEG decodes them as a batch
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                decoded = decode_jpeg(
+                    [data[i] for i in jpegs], mode=ImageReadMode.RGB, device=device
+                )
+            for i, image in zip(jpegs, decoded, strict=True):
+                images[i] = image
+        except RuntimeError:
+            pass  # one bad file fails the whole call: the rest go one by one below
+        for i, image in enumerate(images):
+            if image is None:
+                images[i] = self._decode_one(data[i], paths[i], device)
+        return images
+
+    def _decode_one(
+        self, data: torch.Tensor, path: str, device: torch.device
+    ) -> torch.Tensor | None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return decode_image(data, mode=ImageReadMode.RGB).to(device)
+        except RuntimeError as err:
+            try:  # PIL reads formats libjpeg/libpng do not
+                return as_uint8_tensor(load_rgb(path)).to(device)
+            except (OSError, ValueError, SyntaxError):
+                pass
+            self.skipped += 1
+            report_bad_image(path, err, self.on_bad_image, f"{self.skipped} by this decoder")
+            return None
