@@ -8,7 +8,6 @@ process. On the CPU the same code runs with ``device="cpu"``, which is how it is
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Callable
 
@@ -22,7 +21,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # see data.decode
     from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
-log = logging.getLogger(__name__)
 
 JPEG_MAGIC = b"\xff\xd8"
 
