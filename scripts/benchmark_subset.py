@@ -66,23 +66,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", default="benchmark_subset.json")
+    parser.add_argument(
+        "--keep", help="leave the two subsets here (<keep>/copy, <keep>/resize) for later runs"
+    )
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
 
     results: dict = {"settings": vars(args)}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
         make_source(tmp / "src", args.classes, args.per_class, size)
         images = sum(1 for _ in (tmp / "src").rglob("*.JPEG"))
         wnids = WNIDS[: args.classes]
         for name, options in (("copy", {}), ("resize", {"resize": args.resize})):
             start = time.perf_counter()
+            target = Path(args.keep) / name if args.keep else tmp / name
             build_subset(
-                tmp / "src", tmp / name, wnids, workers=args.workers, progress=False, **options
+                tmp / "src", target, wnids, workers=args.workers, progress=False, **options
             )
             results[f"build_{name}_img_s"] = images / (time.perf_counter() - start)
             results[f"loader_{name}_img_s"] = loader_rate(
-                tmp / name, args.image_size, args.workers, args.batch_size
+                target, args.image_size, args.workers, args.batch_size
             )
     for key, value in results.items():
         print(f"{key:24s} {value:.0f}" if isinstance(value, float) else f"{key:24s} {value}")
