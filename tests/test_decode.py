@@ -175,3 +175,40 @@ def test_on_device_augmentation_equals_per_image_cpu_transforms():
         x = x + ((alphas[i] * lighting.eigval) @ lighting.eigvec.T)[:, None, None]
         torch.testing.assert_close(out[i], normalise(x), atol=1e-6, rtol=1e-5)
     assert flips.any() and not flips.all()  # both branches were checked
+
+
+def test_cached_decoding_gives_the_same_batches_every_epoch(image_folder):
+    results = {}
+    for cached in (False, True):
+        dm = make(image_folder, batch_size=6, decoder="torchvision", cache_decoded=cached)
+        dm.setup("fit")
+        torch.manual_seed(5)
+        results[cached] = [batches(dm, "train", 3, training=True) for _epoch in range(2)]
+    for epoch_plain, epoch_cached in zip(results[False], results[True], strict=True):
+        for (a, ya), (b, yb) in zip(epoch_plain, epoch_cached, strict=True):
+            assert torch.equal(ya, yb) and torch.equal(a, b)
+
+
+def test_loader_workers_fill_one_shared_cache(image_folder):
+    dm = make(image_folder, batch_size=6, num_workers=2, cache_decoded=True)
+    dm.setup("fit")
+    cache = dm.datasets["train"].cache
+    assert cache.nbytes == 18 * 72 * 80 * 3 and not cache._filled.any()
+    assert sum(len(y) for _, y in dm.train_dataloader()) == 18
+    assert cache._filled.all()  # written by the worker processes, seen by the parent
+    image = torch.from_numpy(cache._pixels[: 72 * 80 * 3]).view(3, 72, 80)
+    assert torch.equal(
+        image, v2.functional.pil_to_tensor(load_rgb(dm.datasets["train"].file_path(0)))
+    )
+
+
+def test_cached_decoding_still_skips_broken_files(image_folder, caplog):
+    bad = image_folder / "train" / "ant" / "ant_002.jpg"
+    truncate(bad)
+    dm = make(image_folder, batch_size=64, cache_decoded=True)
+    dm.setup("fit")
+    with caplog.at_level(logging.WARNING):
+        for _epoch in range(2):
+            images, _ = next(iter(dm._loader("train", shuffle=False)))
+            assert images.shape[0] == 17
+    assert str(bad) in caplog.text

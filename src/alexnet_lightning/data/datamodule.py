@@ -10,6 +10,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from alexnet_lightning.data.cache import DecodedImageCache
 from alexnet_lightning.data.decode import (
     DecodeRandomResizedCrop,
     DecodeShorterSide,
@@ -65,6 +66,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         decoder: str = "auto",
         reduced_decode: bool = True,
         decode_on_device: bool = False,
+        cache_decoded: bool = False,
     ) -> None:
         super().__init__()
         # Plain types only: the checkpoint stores these and must load with weights_only=True.
@@ -90,6 +92,7 @@ class ImageFolderDataModule(L.LightningDataModule):
                 "decoder": str(decoder),
                 "reduced_decode": bool(reduced_decode),
                 "decode_on_device": bool(decode_on_device),
+                "cache_decoded": bool(cache_decoded),
             },
             logger=False,
         )
@@ -136,13 +139,15 @@ class ImageFolderDataModule(L.LightningDataModule):
             "predict": ("test",),
         }.get(stage or "fit", ("train", "val", "test"))
         for split in wanted:
-            if split not in self.datasets:
-                self.datasets[split] = ImageFiles(
-                    self._split_dir(split),
-                    info.classes,
-                    self._file_transform(split),
-                    hp.on_bad_image,
-                )
+            if split in self.datasets:
+                continue
+            files = ImageFiles(
+                self._split_dir(split), info.classes, self._file_transform(split), hp.on_bad_image
+            )
+            if hp.cache_decoded and not self._on_device(split):
+                paths = [files.file_path(i) for i in range(len(files))]
+                files.cache = DecodedImageCache(paths, self._image_transform(split))
+            self.datasets[split] = files
 
     def _on_device(self, split: str) -> bool:
         """Whether this split's files are decoded in batches on the device (ten-crop is not)."""

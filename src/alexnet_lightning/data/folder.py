@@ -191,14 +191,19 @@ class ImageFiles(Dataset):
         self.transform = transform
         self.on_bad_image = on_bad_image
         self.skipped = 0
+        # Set by the DataModule (data.cache_decoded): decoded pixels kept, cropped per read.
+        self.cache: Callable[[int, str], torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return len(self.targets)
 
+    def file_path(self, index: int) -> str:
+        return str(self.split_dir / self.paths[index])
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | None:
-        path = str(self.split_dir / self.paths[index])
+        path = self.file_path(index)
         try:
-            pixels = self.transform(path)
+            pixels = self.cache(index, path) if self.cache is not None else self.transform(path)
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
             self.skipped += 1
             report_bad_image(path, err, self.on_bad_image, f"{self.skipped} in this process")
