@@ -6,12 +6,14 @@ import logging
 from pathlib import Path
 
 import lightning as L
+import optuna
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from alexnet_lightning.checkpoints import read_checkpoint
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import TrainingDiverged
+from alexnet_lightning.optuna_search import pruning_callback
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
 from alexnet_lightning.utils.run_files import (
     log_hyperparameters,
@@ -47,9 +49,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         with open_dict(cfg):
             cfg.data.num_classes = len(info.classes)
     model = instantiate(cfg.model, class_names=info.names)
+    callbacks = instantiate_callbacks(cfg.get("callbacks"))
+    pruning = pruning_callback(cfg)  # only in an Optuna sweeper's trial
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=instantiate_callbacks(cfg.get("callbacks")),
+        callbacks=[*callbacks, pruning] if pruning else callbacks,
         logger=instantiate_loggers(cfg.get("logger")),
     )
     log_hyperparameters(trainer.loggers, cfg)
@@ -63,6 +67,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise TrainingDiverged(
                 f"{err}. Last good checkpoint: {last or 'none saved yet'}"
             ) from None
+        except optuna.TrialPruned:
+            # the metrics so far still go in the sweep report
+            write_json(output_dir / "metrics.json", to_floats(trainer.callback_metrics))
+            raise
+        if pruning:
+            pruning.check_pruned()  # under DDP the pruned flag arrives through the storage
         metrics.update(to_floats(trainer.callback_metrics))
     if cfg.get("test", False):
         ckpt = _best_checkpoint(trainer) or (

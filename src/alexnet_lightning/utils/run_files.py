@@ -16,6 +16,10 @@ import torch
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+from torch.utils.tensorboard.summary import hparams
+
+# Metric columns of TensorBoard's HParams tab; it shows the last value logged under each tag.
+HPARAMS_METRICS = ("hp_metric", "val/acc_best", "val/acc", "val/loss", "test/acc")
 
 # The groups shown first in the printed config tree, in the order users read them.
 TREE_ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
@@ -65,10 +69,19 @@ def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
     params = flatten(chosen)
     params["seed"] = "null" if cfg.get("seed") is None else cfg.seed
     for logger in loggers:
-        if isinstance(logger, TensorBoardLogger):  # its HParams tab links params to hp_metric
-            logger.log_hyperparams(params, metrics={"hp_metric": 0.0})
-        else:
-            logger.log_hyperparams(params)
+        logger.log_hyperparams(params)
+        if isinstance(logger, TensorBoardLogger):
+            _declare_hparams_session(logger, params)
+
+
+def _declare_hparams_session(logger: TensorBoardLogger, params: dict[str, Any]) -> None:
+    """Write the HParams session (params + metric names) without the placeholder values that
+    log_hyperparams(params, metrics) would log at step 0, so every run of a sweep shows its
+    params beside its real final metrics, and no chart starts with a fake 0."""
+    experiment, start, end = hparams(params, dict.fromkeys(HPARAMS_METRICS, 0.0))
+    writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
+    for summary in (experiment, start, end):
+        writer.add_summary(summary)
 
 
 def to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
