@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import lightning as L
@@ -34,6 +35,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_config(cfg)
     output_dir = Path(cfg.paths.output_dir)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    requeued = _requeued_checkpoint(output_dir)
+    if requeued and not cfg.get("ckpt_path"):
+        log.info("requeued by SLURM: resuming from %s", requeued)
+        with open_dict(cfg):
+            cfg.ckpt_path = str(requeued)
     if cfg.get("ckpt_path"):
         read_checkpoint(cfg.ckpt_path)  # a bad path fails now, not after the data is loaded
     if cfg.get("seed") is not None:  # seed 0 is a seed
@@ -84,6 +90,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics.pop("hp_metric", None)
     write_json(output_dir / "metrics.json", metrics)
     return metrics
+
+
+def _requeued_checkpoint(output_dir: Path) -> Path | None:
+    """last.ckpt of this job folder when SLURM restarted the job (preemption or time limit,
+    requeued by submitit into the same folder), so it continues instead of starting over."""
+    last = output_dir / "checkpoints" / "last.ckpt"
+    restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+    return last if restarted and last.is_file() else None
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str:
