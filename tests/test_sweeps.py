@@ -213,7 +213,7 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, search_config
     assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
     rows = read_summary(sweep)
     assert [r["state"] for r in rows] == ["failed", "complete"]
-    assert "model.optimizer.lr=1e+12" in rows[0]["overrides"]
+    assert "model.optimizer.lr=1000000000000.0" in rows[0]["overrides"]
     assert "loss is" in result.stdout + result.stderr  # the job's own message, logged
 
 

@@ -21,6 +21,7 @@ from hydra.core.override_parser.types import (
     Override,
     RangeSweep,
 )
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 from optuna.distributions import (
     BaseDistribution,
@@ -114,10 +115,13 @@ def recover_interrupted(study: optuna.Study, storage_url: str) -> list[int]:
     return numbers
 
 
-def open_trial(storage: str, study_name: str, number: int) -> optuna.Trial:
-    """The running trial ``number`` of a stored study, as a job sees it (to report and prune)."""
+def open_trial(
+    storage: str, study_name: str, number: int, pruner: optuna.pruners.BasePruner | None
+) -> optuna.Trial:
+    """The running trial ``number`` of a stored study, as a job sees it (to report and prune).
+    The pruner is not part of the stored study, so the job brings the sweeper's own."""
     rdb = optuna.storages.get_storage(storage)
-    study = optuna.load_study(study_name=study_name, storage=rdb)
+    study = optuna.load_study(study_name=study_name, storage=rdb, pruner=pruner)
     study_id = rdb.get_study_id_from_name(study_name)
     return optuna.trial.Trial(study, rdb.get_trial_id_from_study_id_trial_number(study_id, number))
 
@@ -134,5 +138,6 @@ def pruning_callback(cfg: DictConfig) -> PyTorchLightningPruningCallback | None:
     if number is None:
         return None
     sweeper = HydraConfig.get().sweeper
-    trial = open_trial(sweeper.storage, sweeper.study_name, number)
+    pruner = instantiate(sweeper.pruner) if sweeper.get("pruner") else None
+    trial = open_trial(sweeper.storage, sweeper.study_name, number, pruner)
     return PyTorchLightningPruningCallback(trial, monitor=sweeper.prune_on)

@@ -76,6 +76,8 @@ def _job_row(job_dir: Path, metric_name: str | None) -> dict[str, Any]:
     epochs = ""
     if last.is_file():
         epochs = torch.load(last, map_location="cpu", weights_only=True, mmap=True)["epoch"] + 1
+    elif "epoch" in metrics:  # a pruned trial stops before its epoch's checkpoint
+        epochs = int(metrics["epoch"]) + 1
     return {
         "job": job_dir.name,
         "overrides": " ".join(overrides),

@@ -74,8 +74,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 f"{err}. Last good checkpoint: {last or 'none saved yet'}"
             ) from None
         except optuna.TrialPruned:
-            # the metrics so far still go in the sweep report
-            write_json(output_dir / "metrics.json", to_floats(trainer.callback_metrics))
+            # the metrics so far still go in the sweep report; Lightning's checkpoint callbacks
+            # run after ours, so no last.ckpt tells how many epochs ran: "epoch" (0-based, as
+            # Lightning logs it) does
+            so_far = to_floats(trainer.callback_metrics) | {"epoch": trainer.current_epoch}
+            write_json(output_dir / "metrics.json", so_far)
             raise
         if pruning:
             pruning.check_pruned()  # under DDP the pruned flag arrives through the storage
