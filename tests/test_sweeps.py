@@ -124,6 +124,22 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
         assert (sweep / "plots" / plot).stat().st_size > 1000
 
 
+def test_grid_job_that_fails_leaves_the_others_running_and_is_reported(tmp_path):
+    result = run_sweep(
+        tmp_path,
+        *FAST,
+        "test=false",
+        "model/optimizer=sgd",
+        "model.scheduler=null",
+        "model.optimizer.lr=1e12,0.001",  # the first job's loss diverges (TrainingDiverged)
+    )
+    assert result.returncode == 1
+    assert "1 of 2 jobs failed (jobs 0)" in result.stderr
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    assert [r["state"] for r in read_summary(sweep)] == ["failed", "complete"]
+    assert "| 0 | failed |" in (sweep / "summary.md").read_text()
+
+
 def test_optuna_sweep_of_three_trials_names_the_best(tmp_path):
     started = time.perf_counter()
     result = run_sweep(tmp_path, *OPTUNA, "hydra.sweeper.n_trials=3")
