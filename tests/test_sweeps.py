@@ -156,7 +156,10 @@ def test_optuna_sweep_of_three_trials_names_the_best(tmp_path):
         assert f"model.optimizer.lr={trial.params['model.optimizer.lr']!r}" in row["overrides"]
         assert "optuna_trial" not in row["overrides"]  # sweeper plumbing stays out
     report = (sweep / "summary.md").read_text()
-    assert f"## Best: job {study.best_trial.number}," in report
+    (best_line,) = [line for line in report.splitlines() if line.startswith("## Best: job ")]
+    best_job = int(best_line.removeprefix("## Best: job ").split(",")[0])
+    assert study.trials[best_job].value == study.best_value  # ties: any of the best
+    assert f"python scripts/train.py {rows[best_job]['overrides']}" in report
     assert (sweep / "plots" / "history.png").is_file()
     assert (sweep / "plots" / "model.optimizer.lr.png").is_file()
     print(f"3-trial Optuna sweep: {wall:.1f} s wall")  # the README's measured figure
@@ -287,3 +290,16 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path):
         "model.optimizer.lr=0.001",
         "model.optimizer.lr=0.0003",
     ]
+
+
+def test_a_job_requeued_by_slurm_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
+    from alexnet_lightning.entry.train import _requeued_checkpoint
+
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    last.parent.mkdir()
+    last.write_bytes(b"")
+    monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
+    assert _requeued_checkpoint(tmp_path) is None  # a first start never resumes on its own
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    assert _requeued_checkpoint(tmp_path) == last
+    assert _requeued_checkpoint(tmp_path / "other_job") is None  # requeued before any save
