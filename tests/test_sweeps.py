@@ -17,7 +17,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+from tensorboard.backend.event_processing.data_provider import MultiplexerDataProvider
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+from tensorboard.context import RequestContext
+from tensorboard.plugins import base_plugin
+from tensorboard.plugins.hparams import backend_context
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from .conftest import ROOT, TINY_SHAPES
@@ -69,23 +74,46 @@ def optuna_sweep_dir(tmp: Path) -> Path:
     return tmp / "logs" / "train" / "multiruns" / "optuna_alexnet"
 
 
-def hparams_session(job: Path) -> dict:
-    """The HParams plugin's session start info in a job's TensorBoard events."""
+def hparams_session(job: Path) -> tuple[dict, set[str]]:
+    """A job's TensorBoard HParams session (its params) and its scalar tags (metric columns)."""
+    params, scalars = {}, set()
     for events in (job / "tensorboard").glob("events.out.tfevents.*"):
-        acc = EventAccumulator(str(events))
+        acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
         acc.Reload()
+        scalars |= set(acc.Tags()["scalars"])
         with contextlib.suppress(KeyError):
             content = acc.PluginTagToContent("hparams")
-            if hparams_metadata.SESSION_START_INFO_TAG in content:
-                info = hparams_metadata.parse_session_start_info_plugin_data(
-                    content[hparams_metadata.SESSION_START_INFO_TAG]
-                )
-                experiment = hparams_metadata.parse_experiment_plugin_data(
-                    content[hparams_metadata.EXPERIMENT_TAG]
-                )
-                metrics = {m.name.tag for m in experiment.metric_infos}
-                return {"hparams": dict(info.hparams), "metrics": metrics}
-    raise AssertionError(f"no HParams session in {job}")
+            info = hparams_metadata.parse_session_start_info_plugin_data(
+                content[hparams_metadata.SESSION_START_INFO_TAG]
+            )
+            params = dict(info.hparams)
+            # no experiment summary per job: TensorBoard then unites all jobs' params
+            assert hparams_metadata.EXPERIMENT_TAG not in content
+    assert params, f"no HParams session in {job}"
+    return params, scalars
+
+
+def tensorboard_hparams_table(logdir: Path) -> tuple[list[str], set[str], set[str]]:
+    """What TensorBoard's HParams tab shows when opened at logdir: its sessions (runs), hparam
+    columns and metric columns, computed by TensorBoard's own hparams backend."""
+    mux = EventMultiplexer()
+    mux.AddRunsFromDirectory(str(logdir))
+    mux.Reload()
+    provider = MultiplexerDataProvider(mux, str(logdir))
+    backend = backend_context.Context(
+        base_plugin.TBContext(logdir=str(logdir), multiplexer=mux, data_provider=provider)
+    )
+    request = RequestContext()
+    metadata = backend.hparams_metadata(request, "")
+    experiment = backend.experiment_from_metadata(request, "", True, metadata, [])
+    sessions = sorted(
+        r for r, tags in metadata.items() if hparams_metadata.SESSION_START_INFO_TAG in tags
+    )
+    return (
+        sessions,
+        {h.name for h in experiment.hparam_infos},
+        {m.name.tag for m in experiment.metric_infos},
+    )
 
 
 def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
@@ -110,12 +138,16 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
         values = dict(o.split("=", 1) for o in row["overrides"].split())
         combos.add((values["model.optimizer.lr"], values["data.batch_size"]))
         # TensorBoard's HParams tab at the sweep folder: this job's params beside its metrics
-        session = hparams_session(job)
-        assert session["hparams"]["model/optimizer/lr"].number_value == float(
-            values["model.optimizer.lr"]
-        )
-        assert {"val/acc_best", "test/acc"} <= session["metrics"]
+        params, scalars = hparams_session(job)
+        assert params["model/optimizer/lr"].number_value == float(values["model.optimizer.lr"])
+        assert params["data/batch_size"].number_value == float(values["data.batch_size"])
+        assert {"val/acc_best", "test/acc"} <= scalars
     assert combos == {(lr, bs) for lr in ("0.001", "0.0003") for bs in ("4", "8")}
+    # `tensorboard --logdir <sweep>`: one HParams row per job, swept params and metrics as columns
+    sessions, params, metrics = tensorboard_hparams_table(sweep)
+    assert sessions == [f"{job}/tensorboard" for job in ("0", "1", "2", "3")]
+    assert {"model/optimizer/lr", "data/batch_size"} <= params
+    assert {"val/acc_best", "val/acc", "test/acc"} <= metrics
     report = (sweep / "summary.md").read_text()
     best = max(rows, key=lambda r: float(r["optimized_metric"]))
     assert f"## Best: job {best['job']}" in report
@@ -159,7 +191,11 @@ def test_optuna_sweep_of_three_trials_names_the_best(tmp_path):
     (best_line,) = [line for line in report.splitlines() if line.startswith("## Best: job ")]
     best_job = int(best_line.removeprefix("## Best: job ").split(",")[0])
     assert study.trials[best_job].value == study.best_value  # ties: any of the best
-    assert f"python scripts/train.py {rows[best_job]['overrides']}" in report
+    # the best config as a single run: the search config itself left out
+    single = [
+        o for o in rows[best_job]["overrides"].split() if o != "hparams_search=alexnet_optuna"
+    ]
+    assert f"python scripts/train.py {' '.join(single)}\n" in report
     assert (sweep / "plots" / "history.png").is_file()
     assert (sweep / "plots" / "model.optimizer.lr.png").is_file()
     print(f"3-trial Optuna sweep: {wall:.1f} s wall")  # the README's measured figure

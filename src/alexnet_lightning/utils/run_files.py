@@ -18,9 +18,6 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams
 
-# Metric columns of TensorBoard's HParams tab; it shows the last value logged under each tag.
-HPARAMS_METRICS = ("hp_metric", "val/acc_best", "val/acc", "val/loss", "test/acc")
-
 # The groups shown first in the printed config tree, in the order users read them.
 TREE_ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
 
@@ -75,13 +72,18 @@ def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
 
 
 def _declare_hparams_session(logger: TensorBoardLogger, params: dict[str, Any]) -> None:
-    """Write the HParams session (params + metric names) without the placeholder values that
-    log_hyperparams(params, metrics) would log at step 0, so every run of a sweep shows its
-    params beside its real final metrics, and no chart starts with a fake 0."""
-    experiment, start, end = hparams(params, dict.fromkeys(HPARAMS_METRICS, 0.0))
+    """Write this run's HParams session (its params), but no experiment summary.
+
+    Without one, TensorBoard builds the HParams table from every run under the logdir: the
+    union of their params and each logged scalar (val/acc_best, test/acc, ...) as a metric
+    column. With one per run (what log_hyperparams(params, metrics) writes), it picks one run's
+    arbitrarily, hiding params that other jobs of a sweep have (SGD's momentum in an
+    SGD/AdamW search), and the placeholder metric values would be logged at step 0.
+    """
+    _, start, end = hparams(params, {})
     writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
-    for summary in (experiment, start, end):
-        writer.add_summary(summary)
+    writer.add_summary(start)
+    writer.add_summary(end)
 
 
 def to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
