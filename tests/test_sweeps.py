@@ -155,6 +155,31 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
     for plot in ("model.optimizer.lr.png", "data.batch_size.png"):
         assert (sweep / "plots" / plot).stat().st_size > 1000
 
+    # make sweep-report rebuilds the same report from the folder alone
+    csv_before = (sweep / "summary.csv").read_text()
+    for path in (sweep / "summary.csv", sweep / "summary.md", *(sweep / "plots").iterdir()):
+        path.unlink()
+    rebuilt = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sweep_report.py"), str(sweep)],
+        capture_output=True,
+        text=True,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert (sweep / "summary.csv").read_text() == csv_before
+    assert (sweep / "summary.md").read_text() == report
+    assert (sweep / "plots" / "data.batch_size.png").is_file()
+
+
+def test_sweep_report_of_a_folder_that_is_no_sweep_says_so(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sweep_report.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert f"{tmp_path} is not a sweep folder (no multirun.yaml)" in result.stderr
+    assert "Traceback" not in result.stderr
+
 
 def test_grid_job_that_fails_leaves_the_others_running_and_is_reported(tmp_path):
     result = run_sweep(
@@ -339,3 +364,42 @@ def test_a_job_requeued_by_slurm_resumes_from_its_last_checkpoint(tmp_path, monk
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     assert _requeued_checkpoint(tmp_path) == last
     assert _requeued_checkpoint(tmp_path / "other_job") is None  # requeued before any save
+
+
+@pytest.mark.parametrize(
+    ("returned", "state"),
+    [(0.75, "complete"), (float("nan"), "failed"), (None, "failed")],
+)
+def test_optuna_sweeper_tells_a_nan_or_missing_metric_as_failed(returned, state):
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from hydra_plugins.alexnet_sweepers.optuna_sweeper import OptunaSweeper
+
+    sweeper = OptunaSweeper("s", None, "maximize", 1, 1, 0, "val/acc", None, None, {})
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    result = JobReturn(status=JobStatus.COMPLETED, _return_value=returned)
+    assert sweeper._tell(study, trial, result) == state
+    told = optuna.trial.TrialState.COMPLETE if state == "complete" else optuna.trial.TrialState.FAIL
+    assert study.trials[0].state == told
+
+
+def test_slurm_launcher_config_has_gpu_defaults_and_takes_partition_and_account():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                "hydra/launcher=slurm",
+                "hydra.launcher.partition=gpu",
+                "hydra.launcher.account=proj",
+            ],
+            return_hydra_config=True,
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (launcher.partition, launcher.account) == ("gpu", "proj")
+    assert launcher.gpus_per_node == 1 and launcher.tasks_per_node == 1
+    assert launcher.timeout_min > 0 and launcher.additional_parameters.requeue is True
+    assert launcher.max_num_timeout > 0  # requeued after a time-out, resuming from last.ckpt
