@@ -313,6 +313,13 @@ def test_too_many_failures_stop_the_sweep_with_a_message(tmp_path, search_config
     assert [r["state"] for r in read_summary(sweep)] == ["failed"]  # report written anyway
 
 
+def test_a_search_dimension_optuna_cannot_sample_ends_in_one_message(tmp_path):
+    result = run_sweep(tmp_path, *OPTUNA, "model.optimizer.lr=glob(*)")
+    assert result.returncode == 1
+    assert "model.optimizer.lr=glob(*) is not a search dimension" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_pruned_trial_stops_early_and_shows_as_pruned(tmp_path):
     result = run_sweep(
         tmp_path,

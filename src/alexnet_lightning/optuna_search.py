@@ -55,7 +55,10 @@ def distribution(override: Override) -> BaseDistribution:
         if "int" in sweep.tags:  # Hydra parses interval bounds as floats
             return IntDistribution(int(sweep.start), int(sweep.end), log=log)
         return FloatDistribution(sweep.start, sweep.end, log=log)
-    raise ConfigError(f"{override.input_line}: not a search dimension Optuna can sample")
+    raise ConfigError(
+        f"{override.input_line} is not a search dimension the Optuna sweeper can sample; use "
+        "choice(a,b), a,b, range(start,stop), interval(low,high) or tag(log, interval(...))"
+    )
 
 
 def split_overrides(

@@ -66,13 +66,17 @@ class OptunaSweeper(Sweeper):
         import optuna
 
         from alexnet_lightning import optuna_search as search
+        from alexnet_lightning.errors import UserError
 
         assert self.config is not None and self.launcher is not None
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        space, fixed = search.split_overrides(self.params, arguments, parser)
+        try:
+            space, fixed = search.split_overrides(self.params, arguments, parser)
+        except UserError as err:  # one line, as for a single run's mistakes
+            raise SystemExit(f"{err}") from None
         url = search.storage_url(self.storage, sweep_dir)
         study = optuna.create_study(
             study_name=self.study_name,
