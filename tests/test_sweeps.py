@@ -258,7 +258,7 @@ def test_killed_optuna_sweep_resumes_without_repeating_trials(tmp_path):
     assert (sweep / "0" / "job.json").read_text() == trial0_record
     assert job_folders(sweep) == ["0", "1", "2", "3"]
     states = {r["job"]: r["state"] for r in read_summary(sweep)}
-    assert states == {"0": "complete", "1": "failed", "2": "complete", "3": "complete"}
+    assert states == {"0": "complete", "1": "interrupted", "2": "complete", "3": "complete"}
 
 
 @pytest.fixture

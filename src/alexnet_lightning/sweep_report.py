@@ -69,7 +69,9 @@ def _swept_values(rows: list[dict]) -> dict[str, list[str]]:
 
 def _write_markdown(sweep_dir: Path, ranked: list[dict], swept: dict, metric: str) -> Path:
     states = [r["state"] for r in ranked]
-    counts = ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "failed"))
+    known = ["complete", "pruned", "failed"]
+    known += sorted(set(states) - set(known))  # "interrupted": a killed sweep's, run again
+    counts = ", ".join(f"{states.count(s)} {s}" for s in known)
     metrics = list(dict.fromkeys([metric, "val/acc_best", "test/acc"]))
     header = ["job", "state", *metrics, "epochs", "wall s", *swept]
     lines = [

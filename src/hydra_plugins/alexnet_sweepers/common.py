@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,12 @@ def job_dir(result: JobReturn) -> Path | None:
 def record_state(result: JobReturn, state: str, **extra: object) -> None:
     """Overwrite the state the job wrote for itself (job.json) with the sweeper's verdict."""
     folder = job_dir(result)
-    if folder is None or not folder.is_dir():
+    if folder is not None:
+        write_state(folder, state, **extra)
+
+
+def write_state(folder: Path, state: str, **extra: object) -> None:
+    if not folder.is_dir():
         return
     path = folder / "job.json"
     record = json.loads(path.read_text()) if path.is_file() else {}
@@ -41,6 +46,4 @@ def write_report(sweep_dir: Path, metric: str | None, direction: str = "maximize
 
 
 def failed_jobs(results: Sequence[JobReturn], first_job: int) -> list[int]:
-    from hydra.core.utils import JobStatus
-
     return [first_job + i for i, r in enumerate(results) if r.status != JobStatus.COMPLETED]

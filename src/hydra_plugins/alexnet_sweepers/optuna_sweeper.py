@@ -19,7 +19,7 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from .common import record_state, write_report
+from .common import record_state, write_report, write_state
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class OptunaSweeper(Sweeper):
         tried, _ = search.count_tried(study)
         if rerun:
             log.info("trials %s were interrupted; running them again", rerun)
+        for number in rerun:  # their folders (job = trial number) may say otherwise
+            write_state(sweep_dir / str(number), "interrupted", trial=number)
         if tried == 0 and not rerun and not study.get_trials(deepcopy=False):
             for params in self.enqueue_trials:
                 study.enqueue_trial(dict(params))
