@@ -391,9 +391,28 @@ def test_optuna_sweeper_tells_a_nan_or_missing_metric_as_failed(returned, state)
     assert study.trials[0].state == told
 
 
-def test_slurm_launcher_config_has_gpu_defaults_and_takes_partition_and_account():
+def test_slurm_launcher_submits_one_gpu_jobs_that_slurm_may_requeue(tmp_path, monkeypatch):
+    """The sbatch script hydra/launcher=slurm would submit. There is no SLURM here: submitit
+    only checks that srun exists (a stub on PATH), and submission stops at map_array."""
+    import submitit
     from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
 
+    stub = tmp_path / "bin" / "srun"
+    stub.parent.mkdir()
+    stub.write_text("#!/bin/sh\nexit 1\n")
+    stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stub.parent}:{os.environ['PATH']}")
+    scripts = []
+
+    class Submitted(Exception):
+        pass
+
+    def capture(executor, *args):
+        scripts.append(executor._executor._make_submission_file_text("python job.py", "uid"))
+        raise Submitted
+
+    monkeypatch.setattr(submitit.AutoExecutor, "map_array", capture)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(
             "train",
@@ -401,15 +420,26 @@ def test_slurm_launcher_config_has_gpu_defaults_and_takes_partition_and_account(
                 "hydra/launcher=slurm",
                 "hydra.launcher.partition=gpu",
                 "hydra.launcher.account=proj",
+                f"hydra.sweep.dir={tmp_path / 'sweep'}",
             ],
             return_hydra_config=True,
         )
-    launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
-    assert (launcher.partition, launcher.account) == ("gpu", "proj")
-    assert launcher.gpus_per_node == 1 and launcher.tasks_per_node == 1
-    assert launcher.timeout_min > 0 and launcher.additional_parameters.requeue is True
-    assert launcher.max_num_timeout > 0  # requeued after a time-out, resuming from last.ckpt
+    launcher = instantiate(cfg.hydra.launcher)
+    launcher.config = cfg
+    with pytest.raises(Submitted):
+        launcher.launch([["model.optimizer.lr=0.01"]], initial_job_idx=0)
+    (script,) = scripts
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --account=proj",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --ntasks-per-node=1",
+        "#SBATCH --time=240",
+        "#SBATCH --requeue",
+    ):
+        assert line in script.splitlines(), (line, script)
+    assert "#SBATCH --signal=" in script  # submitit's warning before the limit: it requeues
+    assert cfg.hydra.launcher.max_num_timeout > 0  # after a time-out too, resuming last.ckpt
 
 
 def test_search_space_comes_from_hydra_sweep_syntax_and_the_command_line():
