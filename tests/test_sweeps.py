@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -358,6 +359,9 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path):
         "model.optimizer.lr=0.001",
         "model.optimizer.lr=0.0003",
     ]
+    # in parallel: each job started before the other one ended
+    jobs = [json.loads((sweep / j / "job.json").read_text()) for j in ("0", "1")]
+    assert all(a["started"] < b["started"] + b["wall_s"] for a, b in (jobs, jobs[::-1]))
 
 
 def test_a_job_requeued_by_slurm_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
