@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format tensorboard clean
+.PHONY: help install train test lint format tensorboard sweep-report clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ format: $(STAMP) ## ruff format and autofix
 
 tensorboard: $(STAMP) ## TensorBoard over every run in logs/
 	$(BIN)/tensorboard --logdir logs
+
+sweep-report: $(STAMP) ## rebuild summary.csv/.md and plots of a sweep: DIR=logs/train/multiruns/<stamp>
+	@test -n "$(DIR)" || { echo "usage: make sweep-report DIR=logs/train/multiruns/<stamp>"; exit 2; }
+	$(BIN)/python scripts/sweep_report.py $(DIR)
 
 clean: ## remove caches (keeps logs/, data/ and .venv)
 	rm -rf .pytest_cache .ruff_cache build src/*.egg-info

@@ -1,7 +1,6 @@
 """A short real training run through scripts/train.py, then eval.py and predict.py on its output."""
 
 import contextlib
-import csv
 import json
 import subprocess
 import sys
@@ -238,33 +237,3 @@ def test_diverging_loss_stops_with_the_step_and_last_checkpoint(tmp_path):
     assert result.returncode == 2, output[-2000:]
     assert "at step" in output and "Last good checkpoint" in output
     assert "Traceback" not in output
-
-
-def test_grid_sweep_writes_one_run_folder_per_job(tmp_path):
-    result = run_script(
-        "train.py",
-        "hydra.mode=MULTIRUN",
-        *TINY_SHAPES,
-        "model.optimizer.lr=0.001,0.0003",
-        "trainer.max_epochs=1",
-        "test=false",
-        "callbacks.rich_progress_bar=null",
-        tmp=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
-    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
-    assert jobs == ["0", "1"]
-    for job in jobs:
-        assert (sweep / job / "metrics.json").is_file()
-        assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
-    with open(sweep / "summary.csv") as file:
-        rows = list(csv.DictReader(file))
-    assert [r["job"] for r in rows] == ["0", "1"]
-    assert "model.optimizer.lr=0.001" in rows[0]["overrides"]
-    assert "model.optimizer.lr=0.0003" in rows[1]["overrides"]
-    for row in rows:
-        assert row["state"] == "complete" and row["epochs"] == "1"
-        assert 0 <= float(row["optimized_metric"]) <= 1
-        assert row["optimized_metric"] == row["val/acc_best"]
-        assert Path(row["best_ckpt"]).is_file() and float(row["wall_s"]) > 0

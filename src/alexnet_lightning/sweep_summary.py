@@ -1,8 +1,9 @@
 """summary.csv for a Hydra multirun: one row per job, written when the sweep ends.
 
-A Hydra callback rather than code in train(): only Hydra knows the sweep folder and when the
-last job has finished, and on_job_end runs inside each job's process whatever the launcher,
-so per-job facts are written beside the job and collected at the end.
+Per-job facts come from a Hydra callback rather than code in train(): on_job_end runs inside
+each job's process whatever the launcher, so they are written beside the job (job.json) and
+collected by the sweeper at the end (hydra_plugins/alexnet_sweepers), which may overwrite the
+state with its own verdict (an Optuna trial that returned NaN is failed).
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import optuna
 import torch
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from alexnet_lightning.optuna_search import TRIAL_KEY
 
 JOB_FILE = "job.json"
 COLUMNS = (
@@ -42,18 +46,28 @@ class SweepSummary(Callback):
         if HydraConfig.get().mode.name != "MULTIRUN":
             return
         output_dir = Path(HydraConfig.get().runtime.output_dir)
-        state = "complete" if job_return.status == JobStatus.COMPLETED else "failed"
-        record = {"state": state, "wall_s": round(time.time() - self._started, 1)}
+        record = {
+            "state": _state(job_return),
+            "started": self._started,
+            "wall_s": round(time.time() - self._started, 1),
+        }
         (output_dir / JOB_FILE).write_text(json.dumps(record) + "\n")
 
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        if sweep_dir.is_dir():
-            write_summary(sweep_dir, config.get("optimized_metric"))
+
+def _state(job_return: JobReturn) -> str:
+    if job_return.status == JobStatus.COMPLETED:
+        return "complete"
+    return "pruned" if isinstance(job_return._return_value, optuna.TrialPruned) else "failed"
+
+
+def job_overrides(job_dir: Path) -> list[str]:
+    """The overrides that make this job, as a user would type them (sweeper plumbing left out)."""
+    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    return [o for o in overrides if not o.startswith(f"{TRIAL_KEY}=")]
 
 
 def _job_row(job_dir: Path, metric_name: str | None) -> dict[str, Any]:
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    overrides = job_overrides(job_dir)
     job = json.loads((job_dir / JOB_FILE).read_text()) if (job_dir / JOB_FILE).is_file() else {}
     metrics_file = job_dir / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
@@ -62,6 +76,8 @@ def _job_row(job_dir: Path, metric_name: str | None) -> dict[str, Any]:
     epochs = ""
     if last.is_file():
         epochs = torch.load(last, map_location="cpu", weights_only=True, mmap=True)["epoch"] + 1
+    elif "epoch" in metrics:  # a pruned trial stops before its epoch's checkpoint
+        epochs = int(metrics["epoch"]) + 1
     return {
         "job": job_dir.name,
         "overrides": " ".join(overrides),
@@ -75,16 +91,25 @@ def _job_row(job_dir: Path, metric_name: str | None) -> dict[str, Any]:
     }
 
 
-def write_summary(sweep_dir: Path, metric_name: str | None = "val/acc_best") -> Path:
-    """Collect every job folder of a sweep into ``summary.csv``; also usable after the fact."""
-    jobs = sorted(
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    return sorted(
         (p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()),
-        key=lambda p: int(p.name) if p.name.isdigit() else p.name,
+        key=lambda p: (0, int(p.name), "") if p.name.isdigit() else (1, 0, p.name),
     )
+
+
+def summary_rows(sweep_dir: Path, metric_name: str | None = "val/acc_best") -> list[dict]:
+    """One row per job folder of the sweep, in job order."""
+    return [_job_row(job_dir, metric_name) for job_dir in job_dirs(sweep_dir)]
+
+
+def write_summary(
+    sweep_dir: Path, metric_name: str | None = "val/acc_best", rows: list[dict] | None = None
+) -> Path:
+    """Collect every job folder of a sweep into ``summary.csv``; also usable after the fact."""
     path = sweep_dir / "summary.csv"
     with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=COLUMNS)
         writer.writeheader()
-        for job_dir in jobs:
-            writer.writerow(_job_row(job_dir, metric_name))
+        writer.writerows(summary_rows(sweep_dir, metric_name) if rows is None else rows)
     return path

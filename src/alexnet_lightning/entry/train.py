@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import lightning as L
+import optuna
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from alexnet_lightning.checkpoints import read_checkpoint
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import TrainingDiverged
+from alexnet_lightning.optuna_search import pruning_callback
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
 from alexnet_lightning.utils.run_files import (
     log_hyperparameters,
@@ -32,6 +35,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_config(cfg)
     output_dir = Path(cfg.paths.output_dir)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    requeued = _requeued_checkpoint(output_dir)
+    if requeued and not cfg.get("ckpt_path"):
+        log.info("requeued by SLURM: resuming from %s", requeued)
+        with open_dict(cfg):
+            cfg.ckpt_path = str(requeued)
     if cfg.get("ckpt_path"):
         read_checkpoint(cfg.ckpt_path)  # a bad path fails now, not after the data is loaded
     if cfg.get("seed") is not None:  # seed 0 is a seed
@@ -47,9 +55,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         with open_dict(cfg):
             cfg.data.num_classes = len(info.classes)
     model = instantiate(cfg.model, class_names=info.names)
+    callbacks = instantiate_callbacks(cfg.get("callbacks"))
+    pruning = pruning_callback(cfg)  # only in an Optuna sweeper's trial
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=instantiate_callbacks(cfg.get("callbacks")),
+        callbacks=[*callbacks, pruning] if pruning else callbacks,
         logger=instantiate_loggers(cfg.get("logger")),
     )
     log_hyperparameters(trainer.loggers, cfg)
@@ -63,6 +73,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise TrainingDiverged(
                 f"{err}. Last good checkpoint: {last or 'none saved yet'}"
             ) from None
+        except optuna.TrialPruned:
+            # the metrics so far still go in the sweep report; Lightning's checkpoint callbacks
+            # run after ours, so no last.ckpt tells how many epochs ran: "epoch" (0-based, as
+            # Lightning logs it) does
+            so_far = to_floats(trainer.callback_metrics) | {"epoch": trainer.current_epoch}
+            write_json(output_dir / "metrics.json", so_far)
+            raise
+        if pruning:
+            pruning.check_pruned()  # under DDP the pruned flag arrives through the storage
         metrics.update(to_floats(trainer.callback_metrics))
     if cfg.get("test", False):
         ckpt = _best_checkpoint(trainer) or (
@@ -74,6 +93,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics.pop("hp_metric", None)
     write_json(output_dir / "metrics.json", metrics)
     return metrics
+
+
+def _requeued_checkpoint(output_dir: Path) -> Path | None:
+    """last.ckpt of this job folder when SLURM restarted the job (preemption or time limit,
+    requeued by submitit into the same folder), so it continues instead of starting over."""
+    last = output_dir / "checkpoints" / "last.ckpt"
+    restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+    return last if restarted and last.is_file() else None
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str:

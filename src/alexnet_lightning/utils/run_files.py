@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+from torch.utils.tensorboard.summary import hparams
 
 # The groups shown first in the printed config tree, in the order users read them.
 TREE_ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
@@ -65,10 +66,24 @@ def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
     params = flatten(chosen)
     params["seed"] = "null" if cfg.get("seed") is None else cfg.seed
     for logger in loggers:
-        if isinstance(logger, TensorBoardLogger):  # its HParams tab links params to hp_metric
-            logger.log_hyperparams(params, metrics={"hp_metric": 0.0})
-        else:
-            logger.log_hyperparams(params)
+        logger.log_hyperparams(params)
+        if isinstance(logger, TensorBoardLogger):
+            _declare_hparams_session(logger, params)
+
+
+def _declare_hparams_session(logger: TensorBoardLogger, params: dict[str, Any]) -> None:
+    """Write this run's HParams session (its params), but no experiment summary.
+
+    Without one, TensorBoard builds the HParams table from every run under the logdir: the
+    union of their params and each logged scalar (val/acc_best, test/acc, ...) as a metric
+    column. With one per run (what log_hyperparams(params, metrics) writes), it picks one run's
+    arbitrarily, hiding params that other jobs of a sweep have (SGD's momentum in an
+    SGD/AdamW search), and the placeholder metric values would be logged at step 0.
+    """
+    _, start, end = hparams(params, {})
+    writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
+    writer.add_summary(start)
+    writer.add_summary(end)
 
 
 def to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
