@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, open_dict
 
 from alexnet_lightning.checkpoints import read_checkpoint
 from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.entry.ddp_hydra import use_run_folder_of_rank_zero
+from alexnet_lightning.entry.resume import find_last_checkpoint
 from alexnet_lightning.errors import TrainingDiverged
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
 from alexnet_lightning.utils.run_files import (
@@ -22,18 +28,27 @@ from alexnet_lightning.utils.run_files import (
 
 log = logging.getLogger(__name__)
 
+# Exit status of a run stopped by SIGTERM/SIGUSR1 after saving last.ckpt (128 + SIGTERM).
+PREEMPTED_EXIT = 143
+
+# Our DataModule resumes the data order itself (ResumableShuffleSampler), so Lightning's
+# warning that a plain DataLoader cannot resume mid-epoch does not apply.
+warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test with the best checkpoint) as the config says; return the final metrics.
 
     Writes config_tree.log, checkpoints/, tensorboard/ and metrics.json into
-    ``cfg.paths.output_dir``.
+    ``cfg.paths.output_dir`` (rank 0 only, under DDP), and resumed_from.txt when resuming.
     """
     check_config(cfg)
     output_dir = Path(cfg.paths.output_dir)
+    _resolve_ckpt_path(cfg, output_dir)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     if cfg.get("ckpt_path"):
         read_checkpoint(cfg.ckpt_path)  # a bad path fails now, not after the data is loaded
+        _record_resume(output_dir, cfg.ckpt_path)
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
 
@@ -46,12 +61,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.data.get("num_classes") is None:  # taken from the dataset (its manifest or folders)
         with open_dict(cfg):
             cfg.data.num_classes = len(info.classes)
-    model = instantiate(cfg.model, class_names=info.names)
+    use_run_folder_of_rank_zero()
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=instantiate_callbacks(cfg.get("callbacks")),
         logger=instantiate_loggers(cfg.get("logger")),
     )
+    _scale_lr(cfg, trainer.world_size)
+    model = instantiate(cfg.model, class_names=info.names)
     log_hyperparameters(trainer.loggers, cfg)
 
     metrics: dict[str, float] = {}
@@ -63,6 +80,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise TrainingDiverged(
                 f"{err}. Last good checkpoint: {last or 'none saved yet'}"
             ) from None
+        except SIGTERMException:
+            log.warning("stopped by a signal; run folder: %s", output_dir)
+            raise SystemExit(PREEMPTED_EXIT) from None
         metrics.update(to_floats(trainer.callback_metrics))
     if cfg.get("test", False):
         ckpt = _best_checkpoint(trainer) or (
@@ -74,6 +94,44 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics.pop("hp_metric", None)
     write_json(output_dir / "metrics.json", metrics)
     return metrics
+
+
+def _resolve_ckpt_path(cfg: DictConfig, output_dir: Path) -> None:
+    """``ckpt_path=last`` -> the newest last.ckpt of an earlier run of the same experiment."""
+    if cfg.get("ckpt_path") != "last":
+        return
+    experiment = (
+        HydraConfig.get().runtime.choices.get("experiment") if HydraConfig.initialized() else None
+    )
+    task_dir = Path(cfg.paths.log_dir) / cfg.task_name
+    found = find_last_checkpoint(task_dir, experiment, exclude=output_dir)
+    log.info("ckpt_path=last: resuming from %s", found)
+    with open_dict(cfg):
+        cfg.ckpt_path = str(found)
+
+
+@rank_zero_only
+def _record_resume(output_dir: Path, ckpt_path: str) -> None:
+    """The new run folder says which checkpoint it continued."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "resumed_from.txt").write_text(f"{Path(ckpt_path).resolve()}\n")
+
+
+def _scale_lr(cfg: DictConfig, world_size: int) -> None:
+    """Linear scaling rule (Goyal et al. 2017), opt-in: lr grows with the global batch."""
+    if not cfg.get("scale_lr", False):
+        return
+    global_batch = cfg.data.batch_size * world_size
+    with open_dict(cfg):
+        base = cfg.model.optimizer.lr
+        cfg.model.optimizer.lr = base * global_batch / cfg.lr_reference_batch
+    log.info(
+        "scale_lr: lr %g x global batch %d / %d = %g",
+        base,
+        global_batch,
+        cfg.lr_reference_batch,
+        cfg.model.optimizer.lr,
+    )
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str:
