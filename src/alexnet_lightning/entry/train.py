@@ -11,9 +11,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from alexnet_lightning.checkpoints import read_checkpoint
+from alexnet_lightning.checkpoints import check_resumable, read_checkpoint
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.entry.ddp_hydra import use_run_folder_of_rank_zero
 from alexnet_lightning.entry.resume import find_last_checkpoint
@@ -46,9 +46,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     output_dir = Path(cfg.paths.output_dir)
     _resolve_ckpt_path(cfg, output_dir)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    resume_from = None
     if cfg.get("ckpt_path"):
-        read_checkpoint(cfg.ckpt_path)  # a bad path fails now, not after the data is loaded
-        _record_resume(output_dir, cfg.ckpt_path)
+        # a bad path or file fails now, not after the data is loaded
+        resume_from = read_checkpoint(cfg.ckpt_path)
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
 
@@ -61,6 +62,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.data.get("num_classes") is None:  # taken from the dataset (its manifest or folders)
         with open_dict(cfg):
             cfg.data.num_classes = len(info.classes)
+    if resume_from is not None:
+        check_resumable(
+            resume_from, OmegaConf.to_container(cfg.model.net, resolve=True), cfg.ckpt_path
+        )
+        del resume_from  # the trainer reads the file again; do not hold two copies
+        _record_resume(output_dir, cfg.ckpt_path)
     use_run_folder_of_rank_zero()
     trainer: L.Trainer = instantiate(
         cfg.trainer,
