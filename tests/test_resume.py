@@ -29,8 +29,10 @@ RUN = [
 KILL = "+callbacks.kill._target_=tests.interrupt.KillAt"
 
 
-def train(*overrides: str, tmp: Path, data: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+def train(
+    *overrides: str, tmp: Path, data: Path, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env or {})}
     # the training process imports the kill callback from tests/
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     command = [
@@ -139,6 +141,37 @@ def test_sigusr1_saves_last_checkpoint_outside_slurm(data, tmp_path):
     )
     assert stopped.returncode == 143, (stopped.stdout + stopped.stderr)[-3000:]
     assert load(runs(tmp_path)[0] / "checkpoints" / "last.ckpt")["global_step"] == 3
+
+
+def test_sigusr1_on_slurm_saves_and_requeues_the_job(data, tmp_path):
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    calls = tmp_path / "scontrol_calls.txt"
+    (fake_bin / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    (fake_bin / "scontrol").chmod(0o755)
+    slurm = {
+        "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}",
+        "SLURM_NTASKS": "1",
+        "SLURM_JOB_NAME": "train",
+        "SLURM_NODEID": "0",
+        "SLURM_PROCID": "0",
+        "SLURM_LOCALID": "0",
+        "SLURM_NODELIST": "node1",
+        "SLURM_JOB_ID": "4242",
+    }
+    result = train(
+        "trainer.max_epochs=1",
+        KILL,
+        "+callbacks.kill.step=2",
+        "+callbacks.kill.sig=SIGUSR1",
+        tmp=tmp_path,
+        data=data,
+        env=slurm,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]  # SLURM, not the job, ends it
+    assert calls.read_text().split() == ["requeue", "4242"]
+    (hpc,) = runs(tmp_path)[0].glob("hpc_ckpt_*.ckpt")
+    assert load(hpc)["global_step"] == 2
 
 
 def test_ckpt_path_last_without_an_earlier_run_is_one_clear_message(data, tmp_path):
