@@ -69,3 +69,4 @@ def test_seeded_samples_repeat_their_crop_and_leave_the_global_rng_alone():
     assert torch.equal(first, samples[(0, 123)])
     assert not torch.equal(first, samples[(0, 124)])
     assert torch.equal(torch.rand(1), expected_next)
+    assert samples[0].shape == (3,)  # plain indices too (Lightning's overfit_batches sampler)

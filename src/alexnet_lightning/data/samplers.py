@@ -81,7 +81,9 @@ class SeededSamples(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, key: tuple[int, int]) -> Any:
+    def __getitem__(self, key: int | tuple[int, int]) -> Any:
+        if isinstance(key, int):  # a plain sampler (Lightning's overfit_batches swaps ours out)
+            return self.dataset[key]
         index, seed = key
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
