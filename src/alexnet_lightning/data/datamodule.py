@@ -96,7 +96,6 @@ class ImageFolderDataModule(L.LightningDataModule):
         self.augment = BatchAugment(mean, std, lighting_std)
         self._info: FolderInfo | None = None
         self.datasets: dict[str, ImageFiles] = {}
-        self._train_sampler: ResumableShuffleSampler | None = None
         self._resume_at: tuple[int, int] | None = None  # (epoch, batches done) from a checkpoint
 
     def inspect(self) -> FolderInfo:
@@ -163,7 +162,6 @@ class ImageFolderDataModule(L.LightningDataModule):
                 epoch, batches = self._resume_at
                 sampler.skip(epoch, batches * hp.batch_size)
                 self._resume_at = None
-            self._train_sampler = sampler
             dataset = SeededSamples(dataset)
         else:
             sampler = UnpaddedEvalSampler(dataset, replicas, rank)
