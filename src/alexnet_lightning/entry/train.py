@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
@@ -17,7 +18,7 @@ from alexnet_lightning.checkpoints import check_resumable, read_checkpoint
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.entry.ddp_hydra import use_run_folder_of_rank_zero
 from alexnet_lightning.entry.resume import find_last_checkpoint
-from alexnet_lightning.errors import TrainingDiverged
+from alexnet_lightning.errors import ConfigError, TrainingDiverged
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
 from alexnet_lightning.utils.run_files import (
     log_hyperparameters,
@@ -43,6 +44,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ``cfg.paths.output_dir`` (rank 0 only, under DDP), and resumed_from.txt when resuming.
     """
     check_config(cfg)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # Left by an earlier DDP job of a sweep running in this same process: Lightning keeps
+        # the process group, whose other ranks have exited, and the next job would hang.
+        raise ConfigError(
+            "DDP runs one job per process: a sequential sweep (the basic launcher) can run only "
+            "its first trainer=ddp* job; sweep DDP jobs with hydra/launcher=submitit_slurm "
+            "(one task per GPU), which starts each job in new processes"
+        )
     output_dir = Path(cfg.paths.output_dir)
     _resolve_ckpt_path(cfg, output_dir)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
