@@ -1,11 +1,12 @@
 """DDP under Hydra: the processes of other ranks join rank 0's run folder instead of making one.
 
-Lightning's DDP launcher starts ranks 1..N-1 by running ``sys.argv`` again. Under Hydra its
-helper (``_hydra_subprocess_cmd``) adds ``hydra.run.dir=<run.dir>``, but that value is the
-unresolved template (``${now:...}``), which gives each rank its own time-stamped folder when
-the clock ticks between them, and under ``-m`` the whole sweep is started again by every
-rank. We rebuild the command from this job's own overrides and its resolved output folder,
-which works the same for single runs, multirun jobs and launchers such as submitit.
+Lightning's DDP launcher starts ranks 1..N-1 by running ``sys.argv`` again, and under Hydra
+its helper (``_hydra_subprocess_cmd``) adds ``hydra.run.dir=<hydra.run.dir>``. That holds for a
+single run, but in a sweep ``sys.argv`` is the whole sweep (``-m``, comma lists, or a
+sweeper's search space) and ``hydra.run.dir`` is not the job's folder, so every rank would
+start the sweep again in folders of its own. We rebuild the command from this job's own
+overrides and its resolved output folder, which is right for single runs and sweep jobs,
+and leave Hydra's logging off in those ranks so that rank 0 alone writes the run's log file.
 """
 
 from __future__ import annotations
