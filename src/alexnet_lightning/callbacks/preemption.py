@@ -33,6 +33,8 @@ class PreemptionCheckpoint(L.Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit":
             return
+        # Where Lightning's own signal connector looks: single-device strategies have no
+        # public cluster_environment, yet SLURM auto-requeue applies to them too.
         slurm = trainer._accelerator_connector.cluster_environment
         slurm_requeues = isinstance(slurm, SLURMEnvironment) and slurm.auto_requeue
         for name in self.signals:
