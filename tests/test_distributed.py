@@ -68,3 +68,24 @@ def test_ddp_val_metrics_equal_one_process_on_the_same_weights(ddp_run, tmp_path
     assert ddp["val/loss"] == pytest.approx(single["test/loss"], rel=1e-5)
     # the DDP test pass ran on the same 15 images (no test/ folder), also sharded unpadded
     assert ddp["test/loss"] == pytest.approx(single["test/loss"], rel=1e-5)
+
+
+def test_a_second_ddp_job_in_a_sequential_sweep_stops_with_one_message(tmp_path):
+    result = run_script(
+        "train.py",
+        "hydra.mode=MULTIRUN",
+        *ODD_SHAPES,
+        "trainer=ddp_cpu",
+        "trainer.max_epochs=1",
+        "test=false",
+        "model.optimizer.lr=0.001,0.0003",
+        "callbacks.rich_progress_bar=null",
+        tmp=tmp_path,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "DDP runs one job per process" in output and "hydra/launcher=submitit_slurm" in output
+    assert "Traceback" not in output
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    assert (sweep / "0" / "metrics.json").is_file()  # the first job ran whole, in one folder
+    assert not (sweep / "1" / "checkpoints").exists()
