@@ -144,3 +144,23 @@ def test_missing_mandatory_value_is_named(tmp_path):
     cfg = compose_config("train", ["data=imagefolder"], tmp_path)
     with pytest.raises(ConfigError, match="data.root is not set"):
         check_config(cfg)
+
+
+def test_linear_lr_scaling_is_opt_in_and_uses_the_global_batch(tmp_path):
+    from alexnet_lightning.entry.train import _scale_lr
+
+    cfg = compose_config("train", ["data.batch_size=64", "model.optimizer.lr=0.01"], tmp_path)
+    _scale_lr(cfg, world_size=8)
+    assert cfg.model.optimizer.lr == 0.01  # off by default
+    cfg = compose_config(
+        "train", ["data.batch_size=64", "model.optimizer.lr=0.01", "scale_lr=true"], tmp_path
+    )
+    _scale_lr(cfg, world_size=8)
+    assert cfg.model.optimizer.lr == pytest.approx(0.01 * 64 * 8 / 256)
+
+
+def test_multinode_config_sets_the_nodes_and_keeps_atomic_checkpoints(tmp_path):
+    cfg = compose_config("train", ["trainer=ddp_multinode", "trainer.num_nodes=4"], tmp_path)
+    assert (cfg.trainer.strategy, cfg.trainer.num_nodes) == ("ddp", 4)
+    (plugin,) = cfg.trainer.plugins
+    assert plugin._target_ == "alexnet_lightning.checkpoint_io.AtomicCheckpointIO"

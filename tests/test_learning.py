@@ -16,7 +16,9 @@ def test_overfits_a_small_batch_to_near_100_percent(tmp_path):
             "debug=overfit",
             "data.batch_size=16",
             "trainer.overfit_batches=1",
-            "trainer.max_epochs=40",
+            # 100% by about epoch 15; much past that, Adam's steps on a loss of ~0 can spike
+            # (seen at epoch 39 once the data order stopped drawing from the global RNG)
+            "trainer.max_epochs=25",
             "model/optimizer=adamw",
             "model.optimizer.lr=0.0005",
             "model.scheduler=null",

@@ -146,3 +146,24 @@ def test_weights_of_another_variant_are_refused_clearly(tmp_path):
 def test_bad_arguments_name_the_key(kwargs, key):
     with pytest.raises(ConfigError, match=key):
         AlexNet(**kwargs)
+
+
+def test_channels_last_and_compile_switches_keep_outputs_and_checkpoint_keys():
+    from alexnet_lightning.models.classifier import AlexNetClassifier
+
+    args = {
+        "net": {"variant": "seed", "num_classes": 4, "dropout": 0.0},
+        "optimizer": {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.01},
+    }
+    torch.manual_seed(0)
+    plain = AlexNetClassifier(**args).eval()
+    fast = AlexNetClassifier(**args, channels_last=True, compile=True).eval()
+    assert fast.hparams.channels_last and fast.hparams.compile
+    # compiled lazily, in place: the parameter names (and so checkpoints) do not change
+    assert fast.state_dict().keys() == plain.state_dict().keys()
+    assert fast.net.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert fast.net._compiled_call_impl is not None  # Module.compile() took effect
+    fast.net._compiled_call_impl = None  # run eagerly here: compiling takes minutes on CPU
+    fast.load_state_dict(plain.state_dict())
+    images = torch.rand(2, 3, 64, 64)
+    torch.testing.assert_close(fast(images), plain(images), rtol=1e-4, atol=1e-5)

@@ -58,3 +58,16 @@ def check_fits(model: AlexNetClassifier, num_classes: int, path: str | Path) -> 
             f"{path} was trained on {model.num_classes} classes but data.num_classes="
             f"{num_classes}; evaluate it on the dataset it was trained on"
         )
+
+
+def check_resumable(checkpoint: dict[str, Any], net: dict[str, Any], path: str | Path) -> None:
+    """Training resumes only into the same network: variant and class count must match."""
+    saved = checkpoint["hyper_parameters"]["net"]
+    for key, config_key in (("variant", "model.net.variant"), ("num_classes", "data.num_classes")):
+        if saved.get(key) != net.get(key):
+            raise CheckpointError(
+                f"{path} holds a {saved.get('variant')} network with {saved.get('num_classes')} "
+                f"classes but this run builds {net.get('variant')} with {net.get('num_classes')}"
+                f" ({config_key} differs); resume with the checkpoint's own settings "
+                "(experiment and data) or start a fresh run (ckpt_path=null)"
+            )

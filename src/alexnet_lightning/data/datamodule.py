@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ from alexnet_lightning.data.folder import (
     ImageFiles,
     collate_skipping_bad,
     inspect_folder,
+)
+from alexnet_lightning.data.samplers import (
+    ResumableShuffleSampler,
+    SeededSamples,
+    UnpaddedEvalSampler,
 )
 from alexnet_lightning.data.transforms import (
     EVAL_RESIZE_RATIO,
@@ -107,6 +113,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         self._info: FolderInfo | None = None
         self.datasets: dict[str, ImageFiles] = {}
         self._batch_decoders: dict[str, BatchDecoder] = {}
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batches done) from a checkpoint
 
     def inspect(self) -> FolderInfo:
         """Check the folder tree (raises DataError) and return its classes and names."""
@@ -177,20 +184,42 @@ class ImageFolderDataModule(L.LightningDataModule):
         side = round(hp.image_size * hp.eval_resize_ratio)  # every other crop resizes to this
         return DecodeShorterSide(side, self._image_transform(split), **options)
 
+    def _ranks(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         hp = self.hparams
         workers = hp.num_workers
+        dataset = self.datasets[split]
+        replicas, rank = self._ranks()
+        if shuffle:
+            # Lightning's seed_everything exports PL_GLOBAL_SEED to every rank; its own
+            # DistributedSampler takes the same default.
+            sampler = ResumableShuffleSampler(
+                dataset, replicas, rank, seed=int(os.environ.get("PL_GLOBAL_SEED", 0))
+            )
+            if self._resume_at is not None:
+                epoch, batches = self._resume_at
+                sampler.skip(epoch, batches * hp.batch_size)
+                self._resume_at = None
+            dataset = SeededSamples(dataset)
+        else:
+            sampler = UnpaddedEvalSampler(dataset, replicas, rank)
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=hp.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=workers,
             pin_memory=hp.pin_memory and torch.cuda.is_available(),
             persistent_workers=hp.persistent_workers and workers > 0,
             collate_fn=collate_encoded if self._on_device(split) else collate_skipping_bad,
             # Training batches keep a fixed size, which keeps BatchNorm-free AlexNet's learning
             # rate meaning the same from step to step and lets torch.compile reuse its graph.
-            drop_last=shuffle and len(self.datasets[split]) > hp.batch_size,
+            drop_last=shuffle and len(sampler) > hp.batch_size,
+            # The loader draws a worker base seed per epoch; from its own generator, so that
+            # draw leaves the global RNG (dropout, augmentation) untouched.
+            generator=torch.Generator().manual_seed(0),
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -201,6 +230,21 @@ class ImageFolderDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+    def state_dict(self) -> dict[str, int]:
+        """Where training is in the data order, saved in every checkpoint.
+
+        ``ready`` counts the batches the training loop has taken this epoch (the batch of an
+        on_train_batch_end checkpoint included), not those the loader has prefetched.
+        """
+        if self.trainer is None:
+            return {}
+        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
+        return {"epoch": int(self.trainer.current_epoch), "batches_done": int(progress.ready)}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        if "epoch" in state_dict:
+            self._resume_at = (int(state_dict["epoch"]), int(state_dict["batches_done"]))
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if not (self.hparams.decode_on_device and isinstance(batch[0], list)):

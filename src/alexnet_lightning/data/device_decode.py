@@ -16,6 +16,7 @@ from torch.utils.data._utils.collate import default_collate
 
 from alexnet_lightning.data.decode import as_uint8_tensor
 from alexnet_lightning.data.folder import load_rgb, report_bad_image
+from alexnet_lightning.data.samplers import current_sample_seed
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # see data.decode
@@ -25,25 +26,25 @@ with warnings.catch_warnings():
 JPEG_MAGIC = b"\xff\xd8"
 
 
-def read_bytes(path: str) -> tuple[torch.Tensor, str]:
-    """The loader workers' whole job in this mode: the file as a 1-D uint8 tensor (and its
-    path, for error messages)."""
+def read_bytes(path: str) -> tuple[torch.Tensor, str, int | None]:
+    """The loader workers' whole job in this mode: the file as a 1-D uint8 tensor, its path
+    (for error messages) and the sample's crop seed (see ``samplers.SeededSamples``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # see data.decode
-        return read_file(path), path
+        return read_file(path), path, current_sample_seed.get()
 
 
-def collate_encoded(batch: list) -> tuple[list[torch.Tensor], list[str], torch.Tensor]:
+def collate_encoded(batch: list) -> tuple[list, list[str], list, torch.Tensor]:
     """Files differ in length, so they stay a list beside the stacked targets."""
     if not batch:
-        return [], [], torch.empty(0, dtype=torch.int64)
+        return [], [], [], torch.empty(0, dtype=torch.int64)
     files, targets = zip(*batch, strict=True)
-    data, paths = zip(*files, strict=True)
-    return list(data), list(paths), default_collate(list(targets))
+    data, paths, seeds = zip(*files, strict=True)
+    return list(data), list(paths), list(seeds), default_collate(list(targets))
 
 
 class BatchDecoder:
-    """(encoded files, paths, targets) -> (uint8 batch on ``device``, targets).
+    """(encoded files, paths, crop seeds, targets) -> (uint8 batch on ``device``, targets).
 
     ``crop`` is the split's image transform (e.g. ``train_crop``), applied per image on the
     device, where torchvision's v2 transforms run on tensors as they do on the CPU.
@@ -54,13 +55,20 @@ class BatchDecoder:
         self.skipped = 0
 
     def __call__(self, batch: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        data, paths, targets = batch
+        data, paths, seeds, targets = batch
         images = self._decode(data, paths, device)
         keep = [i for i, image in enumerate(images) if image is not None]
         if not keep:
             return torch.empty(0, dtype=torch.uint8, device=device), targets[:0]
-        crops = torch.stack([self.crop(images[i]) for i in keep])
+        crops = torch.stack([self._crop(images[i], seeds[i]) for i in keep])
         return crops, targets[keep]
+
+    def _crop(self, image: torch.Tensor, seed: int | None) -> torch.Tensor:
+        if seed is None:  # no per-sample seed: the global RNG, as in a loader worker
+            return self.crop(image)
+        with torch.random.fork_rng(devices=[]):  # the draws the worker path makes
+            torch.manual_seed(seed)
+            return self.crop(image)
 
     def _decode(
         self, data: list[torch.Tensor], paths: list[str], device: torch.device

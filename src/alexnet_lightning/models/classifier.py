@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet_lightning.errors import TrainingDiverged
@@ -51,6 +51,9 @@ class AlexNetClassifier(L.LightningModule):
         class_names: human-readable class names, kept in the checkpoint for prediction.
         label_smoothing: cross-entropy label smoothing.
         monitor: metric ReduceLROnPlateau watches (maximised when it is an accuracy).
+        compile: run the network through ``torch.compile`` (worth it on GPUs, not on CPU).
+        channels_last: keep weights and input batches in channels-last memory format, which
+            tensor cores prefer under bf16/16-bit mixed precision.
     """
 
     def __init__(
@@ -61,6 +64,8 @@ class AlexNetClassifier(L.LightningModule):
         class_names: list[str] | None = None,
         label_smoothing: float = 0.0,
         monitor: str = "val/acc",
+        compile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         net = _plain(net)
@@ -74,6 +79,8 @@ class AlexNetClassifier(L.LightningModule):
                 "class_names": list(class_names) if class_names is not None else None,
                 "label_smoothing": float(label_smoothing),
                 "monitor": monitor,
+                "compile": bool(compile),
+                "channels_last": bool(channels_last),
             },
             logger=False,
         )
@@ -85,6 +92,14 @@ class AlexNetClassifier(L.LightningModule):
         self.train_metrics = _accuracy(num_classes, "train/")
         self.val_metrics = _accuracy(num_classes, "val/")
         self.test_metrics = _accuracy(num_classes, "test/")
+        # Loss means as metric objects: their sums and counts are synchronised across ranks, so
+        # with shards of unequal size the value still equals the single-process one.
+        self.eval_loss = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
+        if channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        if compile:
+            # Module.compile keeps the parameter names, so checkpoints stay loadable uncompiled.
+            self.net.compile()
         self.val_acc_best = MaxMetric()
 
     @property
@@ -92,6 +107,8 @@ class AlexNetClassifier(L.LightningModule):
         return self.net.classifier[-1].out_features
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.hparams.channels_last and images.dim() == 4:
+            images = images.contiguous(memory_format=torch.channels_last)
         return self.net(images)
 
     def on_train_start(self) -> None:
@@ -111,15 +128,26 @@ class AlexNetClassifier(L.LightningModule):
         loss = self.criterion(logits, targets)
         metrics(logits, targets)
         batch_size = images.shape[0]
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            sync_dist=stage != "train",
-            batch_size=batch_size,
-        )
+        if stage == "train":
+            self.log(
+                "train/loss",
+                loss,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=True,
+                sync_dist=True,  # reduced once per epoch; training shards are equal in size
+                batch_size=batch_size,
+            )
+        else:
+            self.eval_loss[stage](loss.detach(), weight=batch_size)
+            self.log(
+                f"{stage}/loss",
+                self.eval_loss[stage],
+                on_step=False,
+                on_epoch=True,
+                prog_bar=True,
+                batch_size=batch_size,
+            )
         self.log_dict(
             metrics, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=batch_size
         )

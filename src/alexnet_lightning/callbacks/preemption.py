@@ -1,0 +1,79 @@
+"""Save last.ckpt when the job is told to stop (SIGTERM, or SIGUSR1 outside SLURM), then exit."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger(__name__)
+
+
+class PreemptionCheckpoint(L.Callback):
+    """On a stop signal, write ``checkpoints/last.ckpt`` at the next batch boundary and exit.
+
+    Lightning's own SIGTERM handling only stops the loop, saving nothing, and it listens to
+    SIGUSR1 only under SLURM auto-requeue (where it saves ``hpc_ckpt_*.ckpt`` and requeues the
+    job itself, which we leave to it). The checkpoint is written from ``on_train_batch_end``,
+    the same place step-interval checkpoints are written, so resuming from it is exact.
+    The process then leaves through Lightning's ``SIGTERMException`` on every rank.
+    """
+
+    def __init__(self, signals: tuple[str, ...] = ("SIGTERM", "SIGUSR1")) -> None:
+        self.signals = tuple(signals)
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        # Where Lightning's own signal connector looks: single-device strategies have no
+        # public cluster_environment, yet SLURM auto-requeue applies to them too.
+        slurm = trainer._accelerator_connector.cluster_environment
+        slurm_requeues = isinstance(slurm, SLURMEnvironment) and slurm.auto_requeue
+        for name in self.signals:
+            signum = getattr(signal, name)
+            # SIGTERM is caught by Lightning's handler, which sets trainer.received_sigterm.
+            if signum == signal.SIGTERM or (slurm_requeues and signum == slurm.requeue_signal):
+                continue
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.requested = signal.Signals(signum).name
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, idx: int
+    ) -> None:
+        local = self.requested is not None or trainer.received_sigterm
+        # Every rank must take part in the save and stop at the same batch.
+        if not trainer.strategy.reduce_boolean_decision(local, all=False):
+            return
+        path = last_checkpoint_path(trainer)
+        trainer.save_checkpoint(path)
+        log.warning(
+            "%s received: saved %s at step %d; resume with ckpt_path=%s",
+            self.requested or "SIGTERM",
+            path,
+            trainer.global_step,
+            path,
+        )
+        raise SIGTERMException
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+
+def last_checkpoint_path(trainer: L.Trainer) -> Path:
+    """Where the run's ``last`` checkpoint callback writes, or checkpoints/last.ckpt."""
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.filename == "last":
+            return Path(callback.dirpath) / f"last{callback.FILE_EXTENSION}"
+    return Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"

@@ -1,0 +1,99 @@
+"""Samplers that make data order a pure function of (seed, epoch, position).
+
+Lightning replaces a loader's sampler with a padding ``DistributedSampler`` under DDP and
+torch's ``RandomSampler`` draws its order from the global RNG. Neither can resume in the
+middle of an epoch, and padding counts some validation images twice. These subclass
+``DistributedSampler`` (so Lightning leaves them in place) and shard the data themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, DistributedSampler
+
+# The seed SeededSamples gave the sample being loaded now (None outside it), for loaders that
+# leave the random crop to the main process (data.decode_on_device) so it draws the same crop.
+current_sample_seed: ContextVar[int | None] = ContextVar("current_sample_seed", default=None)
+
+# Separates the per-epoch generator seeds of nearby base seeds (seed 1 epoch 0 vs seed 0 epoch 1).
+_EPOCH_STRIDE = 1_000_003
+
+
+class ResumableShuffleSampler(DistributedSampler):
+    """Shuffled training order from ``seed + epoch``, sharded over ranks, skippable.
+
+    Yields ``(index, sample_seed)`` pairs: ``SeededSamples`` seeds each image's random crop
+    with ``sample_seed``, so crops do not depend on the global RNG, loader workers or on how
+    far the loader prefetched when a checkpoint was written. ``skip(epoch, n)`` makes the
+    iterator of that epoch start at its ``n``-th sample: how a run resumes mid-epoch.
+    Like torch's sampler it pads each rank to the same length, so every rank takes the same
+    number of optimizer steps.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, seed: int = 0):
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self._skip: tuple[int, int] | None = None
+
+    def skip(self, epoch: int, samples: int) -> None:
+        self._skip = (epoch, samples)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        generator = torch.Generator().manual_seed(self.seed + _EPOCH_STRIDE * self.epoch)
+        order = torch.randperm(len(self.dataset), generator=generator)
+        seeds = torch.randint(2**62, (len(self.dataset),), generator=generator)
+        padding = self.total_size - len(order)
+        if padding:
+            order = torch.cat([order, order[:padding]])
+        mine = order[self.rank : self.total_size : self.num_replicas].tolist()
+        start = 0
+        if self._skip is not None and self._skip[0] == self.epoch:
+            start, self._skip = self._skip[1], None
+        for index in mine[start:]:
+            yield index, int(seeds[index])
+
+
+class UnpaddedEvalSampler(DistributedSampler):
+    """In-order evaluation shard ``rank::num_replicas``: every image exactly once over all ranks.
+
+    torch's DistributedSampler pads the last shard with repeated images, which would count
+    them twice in the synchronised accuracy. Shards differ in length by at most one, which is
+    harmless in evaluation (no gradient all-reduce waits for the shorter rank).
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0):
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+        self.num_samples = len(range(rank, len(dataset), num_replicas))  # type: ignore[arg-type]
+        self.total_size = len(dataset)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.total_size, self.num_replicas))
+
+
+class SeededSamples(Dataset):
+    """``dataset[(index, seed)]`` = ``dataset[index]`` with torch's RNG seeded by ``seed``.
+
+    The global RNG is forked, so loading consumes none of it: dropout and on-device
+    augmentation draw the same numbers whether or not the run was resumed.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: int | tuple[int, int]) -> Any:
+        if isinstance(key, int):  # a plain sampler (Lightning's overfit_batches swaps ours out)
+            return self.dataset[key]
+        index, seed = key
+        token = current_sample_seed.set(seed)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                return self.dataset[index]
+        finally:
+            current_sample_seed.reset(token)

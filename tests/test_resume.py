@@ -1,0 +1,236 @@
+"""Exact resume: SIGKILL or SIGTERM a training run, resume it, get the same weights bit for bit."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from alexnet_lightning.entry.resume import find_last_checkpoint
+from alexnet_lightning.errors import CheckpointError
+
+from .conftest import ROOT, TINY_SHAPES
+
+# 48 training images in batches of 8: 6 optimizer steps per epoch, 18 in all.
+RUN = [
+    *TINY_SHAPES,
+    "seed=0",
+    "trainer.deterministic=true",
+    "trainer.max_epochs=3",
+    "test=false",
+    "callbacks.rich_progress_bar=null",
+    "callbacks.rich_model_summary=null",
+]
+KILL = "+callbacks.kill._target_=tests.interrupt.KillAt"
+
+
+def train(
+    *overrides: str, tmp: Path, data: Path, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env or {})}
+    # the training process imports the kill callback from tests/
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "train.py"),
+        f"paths.data_dir={data}",
+        f"paths.log_dir={tmp / 'logs'}",
+        *RUN,
+        *overrides,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp, env=env)
+    time.sleep(1.01)  # run folders are named by the second
+    return result
+
+
+def runs(tmp: Path) -> list[Path]:
+    return sorted((tmp / "logs" / "train" / "runs").iterdir())
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def assert_bitwise_equal(a: dict, b: dict) -> None:
+    assert (a["epoch"], a["global_step"]) == (b["epoch"], b["global_step"])
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    states_a, states_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
+    for param, state in states_a.items():
+        for name, value in state.items():
+            assert torch.equal(value, states_b[param][name]), (param, name)
+    assert a["lr_schedulers"] == b["lr_schedulers"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, data) -> dict:
+    tmp = tmp_path_factory.mktemp("uninterrupted")
+    result = train(tmp=tmp, data=data)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = runs(tmp)
+    return load(run / "checkpoints" / "last.ckpt")
+
+
+def test_killed_between_epochs_resumes_bitwise_from_ckpt_path_last(uninterrupted, data, tmp_path):
+    killed = train(KILL, "+callbacks.kill.epoch=1", tmp=tmp_path, data=data)
+    assert killed.returncode == -signal.SIGKILL
+    (first,) = runs(tmp_path)
+    assert load(first / "checkpoints" / "last.ckpt")["global_step"] == 6
+
+    resumed = train("ckpt_path=last", tmp=tmp_path, data=data)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    second = runs(tmp_path)[1]
+    assert_bitwise_equal(load(second / "checkpoints" / "last.ckpt"), uninterrupted)
+    recorded = (second / "resumed_from.txt").read_text().strip()
+    assert recorded == str((first / "checkpoints" / "last.ckpt").resolve())
+    # TensorBoard curves continue: the new run's scalars start after the checkpoint's step.
+    steps = []
+    for events in (second / "tensorboard").glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        if "train/loss" in accumulator.Tags()["scalars"]:
+            steps += [event.step for event in accumulator.Scalars("train/loss")]
+    assert steps and min(steps) > 6
+
+
+def test_killed_mid_epoch_resumes_bitwise_from_a_step_checkpoint(uninterrupted, data, tmp_path):
+    every_4 = "callbacks.step_checkpoint.every_n_train_steps=4"
+    killed = train(every_4, KILL, "+callbacks.kill.step=10", tmp=tmp_path, data=data)
+    assert killed.returncode == -signal.SIGKILL
+    last = runs(tmp_path)[0] / "checkpoints" / "last.ckpt"
+    state = load(last)
+    # step 8 is the 2nd of epoch 1's 6 batches: a mid-epoch checkpoint
+    assert (state["global_step"], state["epoch"]) == (8, 1)
+    assert state["ShapesDataModule"] == {"epoch": 1, "batches_done": 2}
+
+    resumed = train(every_4, f"ckpt_path={last}", tmp=tmp_path, data=data)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_bitwise_equal(load(runs(tmp_path)[1] / "checkpoints" / "last.ckpt"), uninterrupted)
+
+
+def test_sigterm_saves_last_checkpoint_and_resumes_bitwise(uninterrupted, data, tmp_path):
+    stopped = train(
+        KILL, "+callbacks.kill.step=3", "+callbacks.kill.sig=SIGTERM", tmp=tmp_path, data=data
+    )
+    output = stopped.stdout + stopped.stderr
+    assert stopped.returncode == 143, output[-3000:]
+    last = runs(tmp_path)[0] / "checkpoints" / "last.ckpt"
+    assert "SIGTERM received: saved" in output and str(last) in output
+    # the batch running when the signal came finished, then its state was saved
+    assert load(last)["global_step"] == 4
+
+    resumed = train("ckpt_path=last", tmp=tmp_path, data=data)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_bitwise_equal(load(runs(tmp_path)[1] / "checkpoints" / "last.ckpt"), uninterrupted)
+
+
+def test_sigusr1_saves_last_checkpoint_outside_slurm(data, tmp_path):
+    stopped = train(
+        KILL, "+callbacks.kill.step=2", "+callbacks.kill.sig=SIGUSR1", tmp=tmp_path, data=data
+    )
+    assert stopped.returncode == 143, (stopped.stdout + stopped.stderr)[-3000:]
+    assert load(runs(tmp_path)[0] / "checkpoints" / "last.ckpt")["global_step"] == 3
+
+
+def test_sigusr1_on_slurm_saves_and_requeues_the_job(data, tmp_path):
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    calls = tmp_path / "scontrol_calls.txt"
+    (fake_bin / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    (fake_bin / "scontrol").chmod(0o755)
+    slurm = {
+        "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}",
+        "SLURM_NTASKS": "1",
+        "SLURM_JOB_NAME": "train",
+        "SLURM_NODEID": "0",
+        "SLURM_PROCID": "0",
+        "SLURM_LOCALID": "0",
+        "SLURM_NODELIST": "node1",
+        "SLURM_JOB_ID": "4242",
+    }
+    result = train(
+        "trainer.max_epochs=1",
+        KILL,
+        "+callbacks.kill.step=2",
+        "+callbacks.kill.sig=SIGUSR1",
+        tmp=tmp_path,
+        data=data,
+        env=slurm,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]  # SLURM, not the job, ends it
+    assert calls.read_text().split() == ["requeue", "4242"]
+    (hpc,) = runs(tmp_path)[0].glob("hpc_ckpt_*.ckpt")
+    assert load(hpc)["global_step"] == 2
+
+
+def test_ckpt_path_last_without_an_earlier_run_is_one_clear_message(data, tmp_path):
+    result = train("ckpt_path=last", tmp=tmp_path, data=data)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "ckpt_path=last: no checkpoints/last.ckpt of experiment=None" in output
+    assert "Traceback" not in output
+
+
+def _fake_run(task_dir: Path, stamp: str, experiment: str, mtime: float) -> Path:
+    run = task_dir / "runs" / stamp
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "hydra.yaml").write_text(
+        f"hydra:\n  runtime:\n    choices:\n      experiment: {experiment}\n"
+    )
+    ckpt = run / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"x")
+    os.utime(ckpt, (mtime, mtime))
+    return ckpt
+
+
+def test_ckpt_path_last_takes_the_newest_run_of_the_same_experiment(tmp_path):
+    task = tmp_path / "train"
+    _fake_run(task, "2026-01-01_00-00-00", "shapes", 100)
+    newest_shapes = _fake_run(task, "2026-01-02_00-00-00", "shapes", 200)
+    _fake_run(task, "2026-01-03_00-00-00", "imagenette", 300)
+    current = _fake_run(task, "2026-01-04_00-00-00", "shapes", 400).parents[1]
+    assert find_last_checkpoint(task, "shapes", exclude=current) == newest_shapes
+    with pytest.raises(CheckpointError, match="experiment=imagenet_subset"):
+        find_last_checkpoint(task, "imagenet_subset", exclude=current)
+
+
+@pytest.mark.parametrize(
+    ("net", "message"),
+    [
+        ({"num_classes": 10}, "with 10 classes but this run builds seed with 4 (data.num_classes"),
+        ({"variant": "paper"}, "holds a paper network with 4 classes but this run builds seed"),
+    ],
+)
+def test_resuming_into_another_network_is_one_clear_message(
+    net, message, uninterrupted, data, tmp_path
+):
+    other = dict(uninterrupted, hyper_parameters=dict(uninterrupted["hyper_parameters"]))
+    other["hyper_parameters"]["net"] = {**uninterrupted["hyper_parameters"]["net"], **net}
+    ckpt = tmp_path / "other.ckpt"
+    torch.save(other, ckpt)
+    result = train(f"ckpt_path={ckpt}", tmp=tmp_path, data=data)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert message in output and "Traceback" not in output
+
+
+def test_resuming_from_a_truncated_checkpoint_is_one_clear_message(uninterrupted, data, tmp_path):
+    ckpt = tmp_path / "last.ckpt"
+    torch.save(uninterrupted, ckpt)
+    ckpt.write_bytes(ckpt.read_bytes()[:100_000])
+    result = train(f"ckpt_path={ckpt}", tmp=tmp_path, data=data)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "not a readable checkpoint" in output
+    assert "Traceback" not in output
