@@ -113,7 +113,12 @@ def test_unknown_decoder_is_named():
 
 
 def fake_trainer(training):
-    return SimpleNamespace(training=training, strategy=SimpleNamespace(root_device="cpu"))
+    return SimpleNamespace(
+        training=training,
+        strategy=SimpleNamespace(root_device="cpu"),
+        world_size=1,
+        global_rank=0,
+    )
 
 
 def batches(dm, split, count, training):

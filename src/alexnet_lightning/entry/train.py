@@ -52,7 +52,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         # the process group, whose other ranks have exited, and the next job would hang.
         raise ConfigError(
             "DDP runs one job per process: a sequential sweep (the basic launcher) can run only "
-            "its first trainer=ddp* job; sweep DDP jobs with hydra/launcher=submitit_slurm "
+            "its first trainer=ddp* job; sweep DDP jobs with hydra/launcher=slurm "
             "(one task per GPU), which starts each job in new processes"
         )
     output_dir = Path(cfg.paths.output_dir)
