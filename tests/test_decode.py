@@ -146,6 +146,13 @@ def test_decoding_batches_on_the_device_gives_the_loader_path_s_tensors(image_fo
         assert torch.equal(a, b)
 
 
+def test_device_decoding_with_loader_workers_covers_the_epoch(image_folder):
+    dm = make(image_folder, batch_size=5, num_workers=2, decode_on_device=True)
+    dm.setup("fit")
+    seen = [batch[1] for batch in batches(dm, "val", 10, training=False)]
+    assert sorted(torch.cat(seen).tolist()) == [0] * 4 + [1] * 4 + [2] * 4
+
+
 def test_device_decoding_skips_or_names_broken_files(image_folder, caplog):
     bad = image_folder / "val" / "bee" / "bee_001.jpg"
     truncate(bad)

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
 from alexnet_lightning.config_checks import check_config
-from alexnet_lightning.data.device_decode import BatchDecoder
+from alexnet_lightning.data.device_decode import BatchDecoder, is_encoded_batch
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.run_files import write_json
 
@@ -116,7 +116,7 @@ def _endless(loader: DataLoader) -> Iterator[Any]:
 def loader_rates(datamodule: Any, workers: int, cfg: DictConfig) -> list[float]:
     datamodule.hparams.num_workers = workers
     loader = datamodule.train_dataloader()
-    batches = (batch[0].shape[0] for batch in _endless(loader))
+    batches = (len(batch[-1]) for batch in _endless(loader))  # targets: encoded batches too
     return timed_windows(batches, cfg.warmup_batches, cfg.windows, cfg.window_batches)
 
 
@@ -263,7 +263,7 @@ def _in_memory_batches(datamodule: Any, count: int, device: torch.device) -> lis
     batches = []
     decode = BatchDecoder(datamodule._image_transform("train"), "warn")
     for batch in _endless(loader):
-        if isinstance(batch[0], list):  # data.decode_on_device: files, decoded as fit would
+        if is_encoded_batch(batch):  # data.decode_on_device: files, decoded as fit would
             batch = decode(batch, device)
         images, targets = batch
         images = datamodule.augment(images.to(device), train=True)

@@ -17,7 +17,12 @@ from alexnet_lightning.data.decode import (
     DecodeShorterSide,
     check_decoder,
 )
-from alexnet_lightning.data.device_decode import BatchDecoder, collate_encoded, read_bytes
+from alexnet_lightning.data.device_decode import (
+    BatchDecoder,
+    collate_encoded,
+    is_encoded_batch,
+    read_bytes,
+)
 from alexnet_lightning.data.folder import (
     FolderInfo,
     ImageFiles,
@@ -247,7 +252,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             self._resume_at = (int(state_dict["epoch"]), int(state_dict["batches_done"]))
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        if not (self.hparams.decode_on_device and isinstance(batch[0], list)):
+        if not (self.hparams.decode_on_device and is_encoded_batch(batch)):
             return batch
         training = self.trainer is not None and self.trainer.training
         split = "train" if training else "val"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.utils.data._utils.collate import default_collate
@@ -34,17 +35,27 @@ def read_bytes(path: str) -> tuple[torch.Tensor, str, int | None]:
         return read_file(path), path, current_sample_seed.get()
 
 
-def collate_encoded(batch: list) -> tuple[list, list[str], list, torch.Tensor]:
-    """Files differ in length, so they stay a list beside the stacked targets."""
+def collate_encoded(batch: list) -> tuple[torch.Tensor, list[int], list[str], list, torch.Tensor]:
+    """Files differ in length: they travel as one flat uint8 tensor plus their lengths.
+
+    One tensor per batch, not one per file: a loader worker hands each tensor's storage over
+    as a file descriptor, and hundreds per batch exhaust them ("Bad file descriptor").
+    """
     if not batch:
-        return [], [], [], torch.empty(0, dtype=torch.int64)
+        return torch.empty(0, dtype=torch.uint8), [], [], [], torch.empty(0, dtype=torch.int64)
     files, targets = zip(*batch, strict=True)
     data, paths, seeds = zip(*files, strict=True)
-    return list(data), list(paths), list(seeds), default_collate(list(targets))
+    lengths = [len(d) for d in data]
+    return torch.cat(data), lengths, list(paths), list(seeds), default_collate(list(targets))
+
+
+def is_encoded_batch(batch: Any) -> bool:
+    """Whether a batch came from ``collate_encoded`` (files still to decode)."""
+    return len(batch) == 5 and isinstance(batch[1], list)
 
 
 class BatchDecoder:
-    """(encoded files, paths, crop seeds, targets) -> (uint8 batch on ``device``, targets).
+    """A ``collate_encoded`` batch -> (uint8 batch on ``device``, targets).
 
     ``crop`` is the split's image transform (e.g. ``train_crop``), applied per image on the
     device, where torchvision's v2 transforms run on tensors as they do on the CPU.
@@ -55,7 +66,8 @@ class BatchDecoder:
         self.skipped = 0
 
     def __call__(self, batch: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        data, paths, seeds, targets = batch
+        flat, lengths, paths, seeds, targets = batch
+        data = list(torch.split(flat, lengths))
         images = self._decode(data, paths, device)
         keep = [i for i, image in enumerate(images) if image is not None]
         if not keep:
