@@ -79,7 +79,8 @@ class BatchDecoder:
         if seed is None:  # no per-sample seed: the global RNG, as in a loader worker
             return self.crop(image)
         with torch.random.fork_rng(devices=[]):  # the draws the worker path makes
-            torch.manual_seed(seed)
+            # torch.manual_seed would format a stack trace per call (see samplers)
+            torch.default_generator.manual_seed(seed)
             return self.crop(image)
 
     def _decode(
