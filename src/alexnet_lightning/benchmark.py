@@ -155,6 +155,10 @@ def plain_loop_rates(model: Any, batches: list, cfg: DictConfig) -> list[float]:
     )
 
 
+def _timed_steps(cfg: DictConfig) -> int:
+    return cfg.warmup_batches + cfg.windows * cfg.window_batches
+
+
 class _StepClock(L.Callback):
     """Time stamps of finished training batches inside Trainer.fit."""
 
@@ -171,7 +175,7 @@ def lightning_rates(
 ) -> list[float]:
     """(3)/(4) Trainer.fit over the given batches or DataModule, timed per window of steps."""
     clock = _StepClock()
-    steps = cfg.warmup_batches + cfg.windows * cfg.window_batches
+    steps = _timed_steps(cfg)
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
         devices=1,
@@ -274,14 +278,17 @@ def _in_memory_batches(datamodule: Any, count: int, device: torch.device) -> lis
 
 
 class _Preloaded(torch.utils.data.Dataset):
-    def __init__(self, batches: list) -> None:
-        self.batches = batches
+    """The in-memory batches, repeated to ``length``: the whole timed run is one epoch, as the
+    plain loop's is, so epoch-end work (metrics, loader restart) is not part of figure (3)."""
+
+    def __init__(self, batches: list, length: int) -> None:
+        self.batches, self.length = batches, length
 
     def __len__(self) -> int:
-        return len(self.batches)
+        return self.length
 
     def __getitem__(self, index: int) -> Any:
-        return self.batches[index]
+        return self.batches[index % len(self.batches)]
 
 
 def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
@@ -320,13 +327,18 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
             result["decode_spread"] = decode
         datamodule.hparams.num_workers = 0
         batches = _in_memory_batches(datamodule, cfg.window_batches, device)
-        model = instantiate(cfg.model, class_names=info.names).to(device)
-        compute = summarise(plain_loop_rates(model, batches, cfg))
+        plain_model = instantiate(cfg.model, class_names=info.names).to(device)
+        plain = plain_loop_rates(plain_model, batches, cfg)
         model = instantiate(cfg.model, class_names=info.names)
         preloaded = DataLoader(
-            _Preloaded([(x.cpu(), y.cpu()) for x, y in batches]), batch_size=None, shuffle=False
+            _Preloaded([(x.cpu(), y.cpu()) for x, y in batches], _timed_steps(cfg) + 1),
+            batch_size=None,
+            shuffle=False,
         )
         lightning = summarise(lightning_rates(model, preloaded, cfg))
+        # The plain loop again after Lightning: on a machine whose speed drifts (shared cores),
+        # windows on both sides keep the drift out of the overhead figure.
+        compute = summarise(plain + plain_loop_rates(plain_model, batches, cfg))
         datamodule.hparams.num_workers = chosen_workers
         model = instantiate(cfg.model, class_names=info.names)
         end_to_end = summarise(lightning_rates(model, None, cfg, datamodule=datamodule))
