@@ -365,16 +365,16 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path):
 
 
 def test_a_job_requeued_by_slurm_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
-    from alexnet_lightning.entry.train import _requeued_checkpoint
+    from alexnet_lightning.entry.resume import requeued_checkpoint
 
     last = tmp_path / "checkpoints" / "last.ckpt"
     last.parent.mkdir()
     last.write_bytes(b"")
     monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
-    assert _requeued_checkpoint(tmp_path) is None  # a first start never resumes on its own
+    assert requeued_checkpoint(tmp_path) is None  # a first start never resumes on its own
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
-    assert _requeued_checkpoint(tmp_path) == last
-    assert _requeued_checkpoint(tmp_path / "other_job") is None  # requeued before any save
+    assert requeued_checkpoint(tmp_path) == last
+    assert requeued_checkpoint(tmp_path / "other_job") is None  # requeued before any save
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,12 @@ from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.models.classifier import AlexNetClassifier
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """torch.load(weights_only=True) with the failure modes turned into CheckpointError."""
+def read_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
+    """torch.load(weights_only=True) with the failure modes turned into CheckpointError.
+
+    ``mmap=True`` maps the tensors instead of reading them: for checks of the metadata only
+    (a resume reads the file again in the trainer; an AlexNet with Adam state is ~0.7 GB).
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(
@@ -21,7 +25,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             "checkpoints/best.ckpt (or last.ckpt)"
         )
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as err:
         raise CheckpointError(
             f"{path} is not a readable checkpoint (truncated or another format: {err}); "

@@ -1,7 +1,8 @@
-"""``ckpt_path=last``: the newest last.ckpt of earlier runs of the same experiment."""
+"""Which checkpoint a run continues: ``ckpt_path=last``, or its own after a SLURM requeue."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -37,3 +38,11 @@ def find_last_checkpoint(task_dir: Path, experiment: str | None, exclude: Path) 
             f"{task_dir}; start a fresh run (ckpt_path=null) or pass the checkpoint's path"
         )
     return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def requeued_checkpoint(output_dir: Path) -> Path | None:
+    """last.ckpt of this job folder when SLURM restarted the job (preemption or time limit,
+    requeued by submitit into the same folder), so it continues instead of starting over."""
+    last = output_dir / "checkpoints" / "last.ckpt"
+    restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+    return last if restarted and last.is_file() else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from alexnet_lightning.checkpoints import check_resumable, read_checkpoint
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.entry.ddp_hydra import use_run_folder_of_rank_zero
-from alexnet_lightning.entry.resume import find_last_checkpoint
+from alexnet_lightning.entry.resume import find_last_checkpoint, requeued_checkpoint
 from alexnet_lightning.errors import ConfigError, TrainingDiverged
 from alexnet_lightning.optuna_search import pruning_callback
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
@@ -58,7 +57,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     output_dir = Path(cfg.paths.output_dir)
     _resolve_ckpt_path(cfg, output_dir)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
-    requeued = _requeued_checkpoint(output_dir)
+    requeued = requeued_checkpoint(output_dir)
     if requeued and not cfg.get("ckpt_path"):
         log.info("requeued by SLURM: resuming from %s", requeued)
         with open_dict(cfg):
@@ -66,7 +65,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     resume_from = None
     if cfg.get("ckpt_path"):
         # a bad path or file fails now, not after the data is loaded
-        resume_from = read_checkpoint(cfg.ckpt_path)
+        resume_from = read_checkpoint(cfg.ckpt_path, mmap=True)
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
 
@@ -129,14 +128,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics.pop("hp_metric", None)
     write_json(output_dir / "metrics.json", metrics)
     return metrics
-
-
-def _requeued_checkpoint(output_dir: Path) -> Path | None:
-    """last.ckpt of this job folder when SLURM restarted the job (preemption or time limit,
-    requeued by submitit into the same folder), so it continues instead of starting over."""
-    last = output_dir / "checkpoints" / "last.ckpt"
-    restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
-    return last if restarted and last.is_file() else None
 
 
 def _resolve_ckpt_path(cfg: DictConfig, output_dir: Path) -> None:
