@@ -32,9 +32,9 @@ from .conftest import ROOT, TINY_SHAPES
 FAST = [
     *TINY_SHAPES,
     "trainer.max_epochs=1",
-    "++trainer.limit_train_batches=2",
-    "++trainer.limit_val_batches=1",
-    "++trainer.limit_test_batches=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
     "callbacks.rich_progress_bar=null",
     "callbacks.rich_model_summary=null",
 ]
