@@ -1,6 +1,7 @@
 """A short real training run through scripts/train.py, then eval.py and predict.py on its output."""
 
 import contextlib
+import csv
 import json
 import re
 import subprocess
@@ -361,3 +362,40 @@ def test_every_script_named_in_a_hint_exists_and_answers_help():
             continue
         for flag in named[name]:
             assert flag in out, f"scripts/{name}.py has no {flag}"
+
+
+def test_alexnet_paper_fits_and_its_plateau_schedule_divides_the_lr(tmp_path, image_folder):
+    """experiment=alexnet_paper end to end on a tiny folder: the paper net and crop, and
+    ReduceLROnPlateau finding its monitor (val/acc). With a learning rate too small to change a
+    prediction, val/acc cannot improve, so with patience 0 the lr is divided by 10 after every
+    epoch but the first."""
+    result = run_script(
+        "train.py",
+        "experiment=alexnet_paper",
+        f"data.root={image_folder}",
+        "data.num_classes=3",
+        "data.image_size=64",
+        "data.batch_size=6",
+        "data.num_workers=0",
+        "data.persistent_workers=false",
+        "model.optimizer.lr=1e-5",
+        "model.scheduler.patience=0",
+        "model.scheduler.min_lr=0",
+        "trainer.max_epochs=3",
+        "trainer.limit_train_batches=1",
+        "test=false",
+        "logger=csv",
+        "callbacks=lr_monitor",  # no checkpoints: the paper net's are 0.5 GB each
+        "callbacks.lr_monitor.logging_interval=epoch",
+        tmp=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = only_run_folder(tmp_path, "train")
+    config = (run / ".hydra" / "config.yaml").read_text()
+    assert "train_crop: paper" in config and "variant: paper" in config
+    with open(run / "csv" / "metrics.csv") as file:
+        rows = list(csv.DictReader(file))
+    accs = [float(r["val/acc"]) for r in rows if r.get("val/acc")]
+    lrs = [float(r["lr-SGD"]) for r in rows if r.get("lr-SGD")]
+    assert len(accs) == 3 and len(set(accs)) == 1, accs  # no epoch improved on the first
+    assert lrs == pytest.approx([1e-5, 1e-5, 1e-6], rel=1e-6)
