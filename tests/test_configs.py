@@ -1,12 +1,17 @@
 """Every option of every config group composes and instantiates; bad values name their key."""
 
+import copy
 import inspect
+import re
+import subprocess
+import sys
 
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import ConfigError
@@ -279,3 +284,142 @@ def test_fast_dev_run_and_strategy_override_without_plus(tmp_path):
             "device": "cpu",
         }
     assert isinstance(instantiate(cfg.trainer, logger=False).strategy, SingleDeviceStrategy)
+
+
+# --- bad values: one message naming the key and what it may be ------------------------------
+
+BAD_VALUES = [
+    # data
+    ("data.batch_size=abc", "data.batch_size='abc'", "an integer >= 1"),
+    ("data.batch_size=0", "data.batch_size=0", "an integer >= 1"),
+    ("data.batch_size=1.5", "data.batch_size=1.5", "an integer >= 1"),
+    ("data.num_workers=-1", "data.num_workers=-1", "an integer >= 0"),
+    ("data.image_size=32", "data.image_size=32", "an integer >= 64"),
+    ("data.train_crop=centre", "data.train_crop='centre'", "one of random_resized, paper"),
+    ("data.crop_scale=[0.9,0.1]", "data.crop_scale=[0.9, 0.1]", "[a, b] with 0.0 < a <= b <= 1.0"),
+    ("data.lighting_std=-0.1", "data.lighting_std=-0.1", "a number >= 0.0"),
+    ("data.on_bad_image=ignore", "data.on_bad_image='ignore'", "one of warn, raise"),
+    ("data.decoder=nvjpeg", "data.decoder='nvjpeg'", "one of auto, pil, torchvision"),
+    ("data.persistent_workers=yes", "data.persistent_workers='yes'", "true or false"),
+    # model
+    ("model.net.variant=vgg16", "model.net.variant='vgg16'", "one of seed, paper, torchvision"),
+    ("model.net.dropout=1.0", "model.net.dropout=1.0", "a number in [0.0, 1.0)"),
+    ("model.label_smoothing=-1", "model.label_smoothing=-1", "a number in [0.0, 1.0)"),
+    ("model.monitor=val/accuracy", "model.monitor='val/accuracy'", "one of val/acc, "),
+    ("model.compile=maybe", "model.compile='maybe'", "true or false"),
+    # model/optimizer
+    ("model.optimizer.lr=-0.1", "model.optimizer.lr=-0.1", "a number > 0.0"),
+    ("model.optimizer.lr=fast", "model.optimizer.lr='fast'", "a number > 0.0"),
+    ("model.optimizer.weight_decay=-1", "model.optimizer.weight_decay=-1", "a number >= 0.0"),
+    ("model.optimizer.betas=[0.9,1.0]", "model.optimizer.betas=[0.9, 1.0]", "each in [0, 1)"),
+    # model/scheduler (cosine_warmup is the default; the others via their option)
+    ("model.scheduler.warmup_fraction=1.5", "model.scheduler.warmup_fraction=1.5", "[0.0, 1.0)"),
+    ("model.scheduler.start_factor=0", "model.scheduler.start_factor=0", "(0.0, 1.0]"),
+    # trainer
+    ("trainer.max_epochs=0", "trainer.max_epochs=0", "an integer >= 1 (or -1)"),
+    ("trainer.max_steps=0", "trainer.max_steps=0", "an integer >= 1 (or -1)"),
+    ("trainer.precision=8", "trainer.precision=8", "one of 32-true, 32, 16-mixed, bf16-mixed"),
+    ("trainer.accelerator=tpuv9", "trainer.accelerator='tpuv9'", "one of auto, cpu, gpu"),
+    ("trainer.devices=0", "trainer.devices=0", "an integer >= 1, -1 (all), auto"),
+    ("trainer.limit_train_batches=-3", "trainer.limit_train_batches=-3", "or a fraction in [0, 1]"),
+    ("trainer.limit_val_batches=1.5", "trainer.limit_val_batches=1.5", "or a fraction in [0, 1]"),
+    ("trainer.val_check_interval=0", "trainer.val_check_interval=0", "a fraction in (0, 1]"),
+    ("trainer.accumulate_grad_batches=0", "trainer.accumulate_grad_batches=0", "integer >= 1"),
+    ("trainer.gradient_clip_val=-1", "trainer.gradient_clip_val=-1", "a number >= 0.0"),
+    ("trainer.gradient_clip_algorithm=l2", "trainer.gradient_clip_algorithm='l2'", "norm, value"),
+    ("trainer.num_sanity_val_steps=-2", "trainer.num_sanity_val_steps=-2", "(or -1)"),
+    ("trainer.deterministic=always", "trainer.deterministic='always'", "true, false or warn"),
+    ("trainer.profiler=fancy", "trainer.profiler='fancy'", "simple, advanced, pytorch"),
+    # callbacks
+    (
+        "callbacks.model_checkpoint.monitor=acc",
+        "callbacks.model_checkpoint.monitor='acc'",
+        "val/acc",
+    ),
+    ("callbacks.model_checkpoint.mode=up", "callbacks.model_checkpoint.mode='up'", "max, min"),
+    (
+        "callbacks.step_checkpoint.every_n_train_steps=-5",
+        "callbacks.step_checkpoint.every_n_train_steps=-5",
+        "an integer >= 0",
+    ),
+    # logger
+    ("logger.tensorboard.log_graph=1", "logger.tensorboard.log_graph=1", "true or false"),
+    # the run itself
+    ("seed=-1", "seed=-1", "an integer >= 0"),
+    ("optimized_metric=val/accuracy", "optimized_metric='val/accuracy'", "val/acc_best"),
+    ("test=sometimes", "test='sometimes'", "true or false"),
+]
+
+
+@pytest.fixture(scope="module")
+def default_train_config(tmp_path_factory) -> DictConfig:
+    return compose_config("train", [], tmp_path_factory.mktemp("cfg"))
+
+
+def with_override(cfg: DictConfig, override: str) -> DictConfig:
+    """``cfg`` with one ``key=value`` applied as Hydra applies it (same value parser), without
+    composing the whole config again for each case."""
+    (parsed,) = OverridesParser.create().parse_overrides([override])
+    cfg = copy.deepcopy(cfg)
+    OmegaConf.update(cfg, parsed.key_or_group, parsed.value(), merge=True)
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("override", "named", "allowed"), BAD_VALUES, ids=[b[0] for b in BAD_VALUES]
+)
+def test_bad_values_name_the_key_and_what_it_may_be(override, named, allowed, default_train_config):
+    with pytest.raises(ConfigError) as raised:
+        check_config(with_override(default_train_config, override))
+    message = str(raised.value)
+    assert message.startswith(f"{named} is invalid: it must be "), message
+    assert allowed in message
+    assert "\n" not in message  # one line
+
+
+def test_bad_value_cases_are_typed_by_hydra_as_by_the_shortcut(tmp_path, default_train_config):
+    """The shortcut above applies overrides itself; Hydra's compose must give the same values."""
+    by_key = {b[0].split("=", 1)[0]: b[0] for b in BAD_VALUES}  # one case per key
+    composed = compose_config("train", list(by_key.values()), tmp_path)
+    for override in by_key.values():
+        key = override.split("=", 1)[0]
+        shortcut = OmegaConf.select(with_override(default_train_config, override), key)
+        assert OmegaConf.select(composed, key) == shortcut, override
+
+
+@pytest.mark.parametrize(
+    ("group", "override", "named"),
+    [
+        ("model/optimizer=sgd", "model.optimizer.momentum=1.5", "model.optimizer.momentum=1.5"),
+        ("model/scheduler=step", "model.scheduler.step_size=0", "model.scheduler.step_size=0"),
+        ("model/scheduler=step", "model.scheduler.gamma=2", "model.scheduler.gamma=2"),
+        ("model/scheduler=plateau", "model.scheduler.mode=up", "model.scheduler.mode='up'"),
+        ("model/scheduler=plateau", "model.scheduler.patience=-1", "model.scheduler.patience=-1"),
+        (
+            "callbacks=[default,early_stopping]",
+            "callbacks.early_stopping.patience=-1",
+            "patience=-1",
+        ),
+    ],
+)
+def test_bad_values_of_other_options_name_the_key(group, override, named, tmp_path):
+    cfg = compose_config("train", [group, override], tmp_path)
+    with pytest.raises(ConfigError, match=f"{re.escape(named)} is invalid: it must be"):
+        check_config(cfg)
+
+
+def test_missing_mandatory_value_is_named(tmp_path):
+    cfg = compose_config("train", ["data=imagefolder"], tmp_path)
+    with pytest.raises(ConfigError, match="data.root is not set"):
+        check_config(cfg)
+
+
+def test_config_checks_import_no_torch():
+    """The scripts check the config before importing torch and Lightning (seconds); the checks
+    must not import them themselves."""
+    code = (
+        "import sys, alexnet_lightning.config_checks, alexnet_lightning.entry.cli; "
+        "print(sorted({'torch', 'lightning', 'optuna', 'torchvision'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -228,7 +228,6 @@ RULES: dict[str, Rule] = {
     # logger
     "logger.tensorboard.log_graph": boolean(),
     "logger.tensorboard.default_hp_metric": boolean(),
-    "logger.csv.flush_logs_every_n_steps": integer(1, 100),
 }
 
 
