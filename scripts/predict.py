@@ -7,14 +7,13 @@ import hydra
 from omegaconf import DictConfig
 
 from alexnet_lightning.entry.cli import run_task
-from alexnet_lightning.entry.predict import predict
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
-    run_task(predict, cfg)
+    run_task("alexnet_lightning.entry.predict:predict", cfg)
 
 
 if __name__ == "__main__":

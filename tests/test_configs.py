@@ -1,8 +1,17 @@
 """Every option of every config group composes and instantiates; bad values name their key."""
 
+import copy
+import inspect
+import re
+import subprocess
+import sys
+
 import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
-from omegaconf import open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import ConfigError
@@ -103,47 +112,14 @@ def test_early_stopping_adds_to_the_default_callbacks(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["eval", "predict"])
-def test_eval_and_predict_configs_compose(name, tmp_path):
-    cfg = compose_config(
-        name,
-        ["ckpt_path=x.ckpt", "inputs=img.jpg"] if name == "predict" else ["ckpt_path=x.ckpt"],
-        tmp_path,
+def test_eval_and_predict_configs_compose_and_pass_the_checks(name, tmp_path):
+    overrides = (
+        ["ckpt_path=x.ckpt", "inputs=img.jpg"] if name == "predict" else ["ckpt_path=x.ckpt"]
     )
-    assert cfg.task_name == name
-
-
-def test_paths_and_run_folders_follow_the_design(tmp_path):
-    cfg = compose_config("train", [], tmp_path)
-    assert cfg.data.root == str(tmp_path / "data" / "shapes")
-    assert cfg.optimized_metric == "val/acc_best"
-    assert cfg.model.optimizer._partial_ and cfg.model.scheduler._partial_
-    best, last = cfg.callbacks.model_checkpoint, cfg.callbacks.last_checkpoint
-    assert (best.filename, best.monitor, best.mode) == ("best", "val/acc", "max")
-    assert (last.filename, last.monitor) == ("last", None)
-
-
-@pytest.mark.parametrize(
-    ("override", "key"),
-    [
-        ("model.net.variant=vgg16", "model.net.variant"),
-        ("model.optimizer.lr=-0.1", "model.optimizer.lr"),
-        ("data.batch_size=0", "data.batch_size"),
-        ("data.image_size=32", "data.image_size"),
-        ("data.num_workers=-1", "data.num_workers"),
-        ("model.net.dropout=1.0", "model.net.dropout"),
-        ("data.on_bad_image=ignore", "data.on_bad_image"),
-    ],
-)
-def test_bad_values_fail_before_training_with_the_key_named(override, key, tmp_path):
-    cfg = compose_config("train", [override], tmp_path)
-    with pytest.raises(ConfigError, match=key):
-        check_config(cfg)
-
-
-def test_missing_mandatory_value_is_named(tmp_path):
-    cfg = compose_config("train", ["data=imagefolder"], tmp_path)
-    with pytest.raises(ConfigError, match="data.root is not set"):
-        check_config(cfg)
+    cfg = compose_config(name, overrides, tmp_path)
+    check_config(cfg)
+    with pytest.raises(ConfigError, match="ckpt_path is not set"):
+        check_config(compose_config(name, overrides[1:], tmp_path))
 
 
 def test_linear_lr_scaling_is_opt_in_and_uses_the_global_batch(tmp_path):
@@ -159,8 +135,291 @@ def test_linear_lr_scaling_is_opt_in_and_uses_the_global_batch(tmp_path):
     assert cfg.model.optimizer.lr == pytest.approx(0.01 * 64 * 8 / 256)
 
 
-def test_multinode_config_sets_the_nodes_and_keeps_atomic_checkpoints(tmp_path):
-    cfg = compose_config("train", ["trainer=ddp_multinode", "trainer.num_nodes=4"], tmp_path)
-    assert (cfg.trainer.strategy, cfg.trainer.num_nodes) == ("ddp", 4)
-    (plugin,) = cfg.trainer.plugins
-    assert plugin._target_ == "alexnet_lightning.checkpoint_io.AtomicCheckpointIO"
+def test_multinode_config_keeps_the_node_count_given_and_atomic_checkpoints(tmp_path):
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from alexnet_lightning.checkpoint_io import AtomicCheckpointIO
+
+    cfg = compose_config(
+        "train",
+        ["trainer=ddp_multinode", "trainer.num_nodes=4", "trainer.accelerator=cpu"],
+        tmp_path,
+    )
+    trainer = instantiate(cfg.trainer, devices=1, logger=False)
+    assert trainer.num_nodes == 4  # the command line wins over the file's num_nodes: 2
+    assert isinstance(trainer.strategy, DDPStrategy)
+    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+
+
+# --- every experiment x optimizer x scheduler ------------------------------------------------
+
+
+def build_optimizer_and_scheduler(model_cfg, params, total_steps=100):
+    """What AlexNetClassifier.configure_optimizers does with the two partials."""
+    optimizer = instantiate(model_cfg.optimizer)(params=params)
+    scheduler = None
+    if model_cfg.scheduler:
+        make = instantiate(model_cfg.scheduler)
+        if "total_steps" in inspect.signature(make).parameters:
+            scheduler = make(optimizer, total_steps=total_steps)
+        else:
+            scheduler = make(optimizer)
+    return optimizer, scheduler
+
+
+def test_every_experiment_composes_with_every_optimizer_and_scheduler(tmp_path):
+    """The folders are listed, so a new experiment, optimizer or scheduler file is covered."""
+    net = torch.nn.Linear(4, 3)
+    built = {}
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for experiment in options("experiment"):
+            for optimizer in options("model/optimizer"):
+                for scheduler in [*options("model/scheduler"), None]:
+                    chosen = (
+                        "model.scheduler=null"
+                        if scheduler is None
+                        else (f"model/scheduler={scheduler}")
+                    )
+                    overrides = [
+                        f"experiment={experiment}",
+                        f"model/optimizer={optimizer}",
+                        chosen,
+                        "data.root=/somewhere",  # an ImageFolder experiment needs one
+                    ]
+                    cfg = compose("train", overrides=overrides)
+                    check_config(cfg)
+                    opt, sched = build_optimizer_and_scheduler(cfg.model, net.parameters())
+                    # the chosen file, whole: its target and none of the experiment's own keys
+                    assert type(opt).__name__.lower() == optimizer
+                    want = OmegaConf.load(CONF / "model" / "optimizer" / f"{optimizer}.yaml")
+                    assert set(cfg.model.optimizer) <= set(want), overrides
+                    built[experiment, optimizer, scheduler] = sched
+    assert len(built) == len(options("experiment")) * len(options("model/optimizer")) * (
+        len(options("model/scheduler")) + 1
+    )
+    # the experiments' own schedules still hold when nothing replaces them
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        subset = compose("train", overrides=["experiment=imagenet_subset"]).model
+        paper = compose("train", overrides=["experiment=alexnet_paper"]).model
+    _, step = build_optimizer_and_scheduler(subset, net.parameters())
+    _, plateau = build_optimizer_and_scheduler(paper, net.parameters())
+    assert (type(step).__name__, step.step_size) == ("StepLR", 20)
+    assert (type(plateau).__name__, plateau.patience, plateau.mode) == (
+        "ReduceLROnPlateau",
+        5,
+        "max",
+    )
+
+
+def test_search_space_of_the_optuna_config_builds_for_every_sampled_optimizer(tmp_path):
+    """hparams_search=alexnet_optuna samples model/optimizer; each choice must build."""
+    search = OmegaConf.load(CONF / "hparams_search" / "alexnet_optuna.yaml")
+    sampled = search.hydra.sweeper.params["model/optimizer"]
+    choices = sampled[sampled.index("(") + 1 : sampled.index(")")].replace(" ", "").split(",")
+    assert set(choices) <= set(options("model/optimizer"))
+    for optimizer in choices:
+        cfg = compose_config(
+            "train",
+            ["experiment=imagenet_subset", f"model/optimizer={optimizer}", "data.root=/x"],
+            tmp_path,
+        )
+        opt, _ = build_optimizer_and_scheduler(cfg.model, torch.nn.Linear(2, 2).parameters())
+        assert type(opt).__name__.lower() == optimizer
+
+
+# --- Trainer keys without '+' ---------------------------------------------------------------
+
+
+def test_common_trainer_keys_need_no_plus_and_reach_the_trainer(tmp_path):
+    overrides = {
+        "limit_train_batches": 3,
+        "limit_val_batches": 2,
+        "limit_test_batches": 0.5,
+        "gradient_clip_val": 1.5,
+        "accumulate_grad_batches": 4,
+        "val_check_interval": 0.5,
+        "max_steps": 7,
+        "num_sanity_val_steps": 0,
+        "benchmark": True,
+        "enable_progress_bar": False,
+        "num_nodes": 1,
+        "overfit_batches": 0.0,
+    }
+    cfg = compose_config(
+        "train",
+        ["trainer=cpu", "trainer.max_time=00:00:01:00"]
+        + [f"trainer.{k}={v}" for k, v in overrides.items()],
+        tmp_path,
+    )
+    check_config(cfg)
+    trainer = instantiate(cfg.trainer, logger=False)
+    for key, value in overrides.items():
+        if key == "enable_progress_bar":
+            assert trainer.progress_bar_callback is None
+        elif key == "benchmark":
+            assert torch.backends.cudnn.benchmark is True
+        else:
+            assert getattr(trainer, key) == value, key
+    timer = next(c for c in trainer.callbacks if type(c).__name__ == "Timer")
+    assert timer._duration == 60
+    # and the defaults listed in the file are Lightning's own
+    plain = instantiate(compose_config("train", ["trainer=cpu"], tmp_path).trainer, logger=False)
+    assert plain.limit_train_batches == 1.0 and plain.num_sanity_val_steps == 2
+    assert plain.max_steps == -1 and plain.fast_dev_run is False
+
+
+def test_fast_dev_run_and_strategy_override_without_plus(tmp_path):
+    from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
+
+    cfg = compose_config("train", ["trainer=cpu", "trainer.fast_dev_run=true"], tmp_path)
+    assert instantiate(cfg.trainer, logger=False).fast_dev_run is True
+    # ddp_cpu's strategy is an object; the command line may replace it by a name
+    cfg = compose_config("train", ["trainer=ddp_cpu", "trainer.strategy=ddp_spawn"], tmp_path)
+    strategy = instantiate(cfg.trainer, logger=False).strategy
+    assert isinstance(strategy, DDPStrategy) and strategy._start_method == "spawn"
+    cfg = compose_config("train", ["trainer=cpu", "trainer.strategy=single_device"], tmp_path)
+    with open_dict(cfg):
+        cfg.trainer.strategy = {
+            "_target_": "lightning.pytorch.strategies.SingleDeviceStrategy",
+            "device": "cpu",
+        }
+    assert isinstance(instantiate(cfg.trainer, logger=False).strategy, SingleDeviceStrategy)
+
+
+# --- bad values: one message naming the key and what it may be ------------------------------
+
+BAD_VALUES = [
+    # data
+    ("data.batch_size=abc", "data.batch_size='abc'", "an integer >= 1"),
+    ("data.batch_size=0", "data.batch_size=0", "an integer >= 1"),
+    ("data.batch_size=1.5", "data.batch_size=1.5", "an integer >= 1"),
+    ("data.num_workers=-1", "data.num_workers=-1", "an integer >= 0"),
+    ("data.image_size=32", "data.image_size=32", "an integer >= 64"),
+    ("data.train_crop=centre", "data.train_crop='centre'", "one of random_resized, paper"),
+    ("data.crop_scale=[0.9,0.1]", "data.crop_scale=[0.9, 0.1]", "[a, b] with 0.0 < a <= b <= 1.0"),
+    ("data.lighting_std=-0.1", "data.lighting_std=-0.1", "a number >= 0.0"),
+    ("data.on_bad_image=ignore", "data.on_bad_image='ignore'", "one of warn, raise"),
+    ("data.decoder=nvjpeg", "data.decoder='nvjpeg'", "one of auto, pil, torchvision"),
+    ("data.persistent_workers=yes", "data.persistent_workers='yes'", "true or false"),
+    # model
+    ("model.net.variant=vgg16", "model.net.variant='vgg16'", "one of seed, paper, torchvision"),
+    ("model.net.dropout=1.0", "model.net.dropout=1.0", "a number in [0.0, 1.0)"),
+    ("model.label_smoothing=-1", "model.label_smoothing=-1", "a number in [0.0, 1.0)"),
+    ("model.monitor=val/accuracy", "model.monitor='val/accuracy'", "one of val/acc, "),
+    ("model.compile=maybe", "model.compile='maybe'", "true or false"),
+    # model/optimizer
+    ("model.optimizer.lr=-0.1", "model.optimizer.lr=-0.1", "a number > 0.0"),
+    ("model.optimizer.lr=fast", "model.optimizer.lr='fast'", "a number > 0.0"),
+    ("model.optimizer.weight_decay=-1", "model.optimizer.weight_decay=-1", "a number >= 0.0"),
+    ("model.optimizer.betas=[0.9,1.0]", "model.optimizer.betas=[0.9, 1.0]", "each in [0, 1)"),
+    # model/scheduler (cosine_warmup is the default; the others via their option)
+    ("model.scheduler.warmup_fraction=1.5", "model.scheduler.warmup_fraction=1.5", "[0.0, 1.0)"),
+    ("model.scheduler.start_factor=0", "model.scheduler.start_factor=0", "(0.0, 1.0]"),
+    # trainer
+    ("trainer.max_epochs=0", "trainer.max_epochs=0", "an integer >= 1 (or -1)"),
+    ("trainer.max_steps=0", "trainer.max_steps=0", "an integer >= 1 (or -1)"),
+    ("trainer.precision=8", "trainer.precision=8", "one of 32-true, 32, 16-mixed, bf16-mixed"),
+    ("trainer.accelerator=tpuv9", "trainer.accelerator='tpuv9'", "one of auto, cpu, gpu"),
+    ("trainer.devices=0", "trainer.devices=0", "an integer >= 1, -1 (all), auto"),
+    ("trainer.limit_train_batches=-3", "trainer.limit_train_batches=-3", "or a fraction in [0, 1]"),
+    ("trainer.limit_val_batches=1.5", "trainer.limit_val_batches=1.5", "or a fraction in [0, 1]"),
+    ("trainer.val_check_interval=0", "trainer.val_check_interval=0", "a fraction in (0, 1]"),
+    ("trainer.accumulate_grad_batches=0", "trainer.accumulate_grad_batches=0", "integer >= 1"),
+    ("trainer.gradient_clip_val=-1", "trainer.gradient_clip_val=-1", "a number >= 0.0"),
+    ("trainer.gradient_clip_algorithm=l2", "trainer.gradient_clip_algorithm='l2'", "norm, value"),
+    ("trainer.num_sanity_val_steps=-2", "trainer.num_sanity_val_steps=-2", "(or -1)"),
+    ("trainer.deterministic=always", "trainer.deterministic='always'", "true, false or warn"),
+    ("trainer.profiler=fancy", "trainer.profiler='fancy'", "simple, advanced, pytorch"),
+    # callbacks
+    (
+        "callbacks.model_checkpoint.monitor=acc",
+        "callbacks.model_checkpoint.monitor='acc'",
+        "val/acc",
+    ),
+    ("callbacks.model_checkpoint.mode=up", "callbacks.model_checkpoint.mode='up'", "max, min"),
+    (
+        "callbacks.step_checkpoint.every_n_train_steps=-5",
+        "callbacks.step_checkpoint.every_n_train_steps=-5",
+        "an integer >= 0",
+    ),
+    # logger
+    ("logger.tensorboard.log_graph=1", "logger.tensorboard.log_graph=1", "true or false"),
+    # the run itself
+    ("seed=-1", "seed=-1", "an integer >= 0"),
+    ("optimized_metric=val/accuracy", "optimized_metric='val/accuracy'", "val/acc_best"),
+    ("test=sometimes", "test='sometimes'", "true or false"),
+]
+
+
+@pytest.fixture(scope="module")
+def default_train_config(tmp_path_factory) -> DictConfig:
+    return compose_config("train", [], tmp_path_factory.mktemp("cfg"))
+
+
+def with_override(cfg: DictConfig, override: str) -> DictConfig:
+    """``cfg`` with one ``key=value`` applied as Hydra applies it (same value parser), without
+    composing the whole config again for each case."""
+    (parsed,) = OverridesParser.create().parse_overrides([override])
+    cfg = copy.deepcopy(cfg)
+    OmegaConf.update(cfg, parsed.key_or_group, parsed.value(), merge=True)
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("override", "named", "allowed"), BAD_VALUES, ids=[b[0] for b in BAD_VALUES]
+)
+def test_bad_values_name_the_key_and_what_it_may_be(override, named, allowed, default_train_config):
+    with pytest.raises(ConfigError) as raised:
+        check_config(with_override(default_train_config, override))
+    message = str(raised.value)
+    assert message.startswith(f"{named} is invalid: it must be "), message
+    assert allowed in message
+    assert "\n" not in message  # one line
+
+
+def test_bad_value_cases_are_typed_by_hydra_as_by_the_shortcut(tmp_path, default_train_config):
+    """The shortcut above applies overrides itself; Hydra's compose must give the same values."""
+    by_key = {b[0].split("=", 1)[0]: b[0] for b in BAD_VALUES}  # one case per key
+    composed = compose_config("train", list(by_key.values()), tmp_path)
+    for override in by_key.values():
+        key = override.split("=", 1)[0]
+        shortcut = OmegaConf.select(with_override(default_train_config, override), key)
+        assert OmegaConf.select(composed, key) == shortcut, override
+
+
+@pytest.mark.parametrize(
+    ("group", "override", "named"),
+    [
+        ("model/optimizer=sgd", "model.optimizer.momentum=1.5", "model.optimizer.momentum=1.5"),
+        ("model/scheduler=step", "model.scheduler.step_size=0", "model.scheduler.step_size=0"),
+        ("model/scheduler=step", "model.scheduler.gamma=2", "model.scheduler.gamma=2"),
+        ("model/scheduler=plateau", "model.scheduler.mode=up", "model.scheduler.mode='up'"),
+        ("model/scheduler=plateau", "model.scheduler.patience=-1", "model.scheduler.patience=-1"),
+        (
+            "callbacks=[default,early_stopping]",
+            "callbacks.early_stopping.patience=-1",
+            "patience=-1",
+        ),
+    ],
+)
+def test_bad_values_of_other_options_name_the_key(group, override, named, tmp_path):
+    cfg = compose_config("train", [group, override], tmp_path)
+    with pytest.raises(ConfigError, match=f"{re.escape(named)} is invalid: it must be"):
+        check_config(cfg)
+
+
+def test_missing_mandatory_value_is_named(tmp_path):
+    cfg = compose_config("train", ["data=imagefolder"], tmp_path)
+    with pytest.raises(ConfigError, match="data.root is not set"):
+        check_config(cfg)
+
+
+def test_config_checks_import_no_torch():
+    """The scripts check the config before importing torch and Lightning (seconds); the checks
+    must not import them themselves."""
+    code = (
+        "import sys, alexnet_lightning.config_checks, alexnet_lightning.entry.cli; "
+        "print(sorted({'torch', 'lightning', 'optuna', 'torchvision'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -16,7 +16,7 @@ SMALL = [
     "data.num_workers=0",
     "data.persistent_workers=false",
     "trainer.max_epochs=1",
-    "+trainer.limit_train_batches=3",
+    "trainer.limit_train_batches=3",
     "callbacks.rich_progress_bar=null",
 ]
 

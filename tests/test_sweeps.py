@@ -32,9 +32,9 @@ from .conftest import ROOT, TINY_SHAPES
 FAST = [
     *TINY_SHAPES,
     "trainer.max_epochs=1",
-    "++trainer.limit_train_batches=2",
-    "++trainer.limit_val_batches=1",
-    "++trainer.limit_test_batches=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
     "callbacks.rich_progress_bar=null",
     "callbacks.rich_model_summary=null",
 ]
@@ -472,3 +472,31 @@ def test_search_space_comes_from_hydra_sweep_syntax_and_the_command_line():
     )  # added on the command line
     assert "model.net.dropout" not in space  # fixed on the command line
     assert fixed == ["model.net.dropout=0.3", "seed=1"]
+
+
+def test_optuna_sweep_on_the_joblib_launcher_runs_two_trials_at_once(tmp_path):
+    """The README's parallel sweep: hydra/launcher=joblib with n_jobs=2 runs the jobs, and the
+    sweeper's n_jobs=2 asks Optuna for two trials per batch."""
+    result = run_sweep(
+        tmp_path,
+        *OPTUNA,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=2",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep = optuna_sweep_dir(tmp_path)
+    assert job_folders(sweep) == ["0", "1"]
+    rows = read_summary(sweep)
+    assert [r["state"] for r in rows] == ["complete", "complete"]
+    assert all(0.0 <= float(r["optimized_metric"]) <= 1.0 for r in rows)
+    for job in ("0", "1"):
+        assert (sweep / job / "metrics.json").is_file()
+        assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
+    study = load_study(sweep)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert study.trials[0].params != study.trials[1].params
+    # in parallel: each job started before the other one ended
+    jobs = [json.loads((sweep / j / "job.json").read_text()) for j in ("0", "1")]
+    assert all(a["started"] < b["started"] + b["wall_s"] for a, b in (jobs, jobs[::-1]))

@@ -1,37 +1,233 @@
-"""Checks of config values a user types, run before anything is built.
+"""Checks of config values a user types, run before anything heavy is imported or built.
 
-Hydra checks structure (unknown groups, typos in overrides); these check ranges, so a bad
-value fails in a second with the key named instead of minutes later deep inside torch.
+Hydra checks structure (unknown keys and groups, typos in overrides); these check types and
+ranges, so a bad value fails in a second with the key and its allowed values named, instead
+of minutes later deep inside torch. This module imports neither torch nor Lightning: the
+scripts run it before they import them (see entry/cli.py).
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from alexnet_lightning.errors import ConfigError
-from alexnet_lightning.models.alexnet import VARIANTS
+from alexnet_lightning.models.variants import VARIANTS
 
 # The smallest crop whose feature map survives AlexNet's three stride-2 pools.
 MIN_IMAGE_SIZE = 64
 
-# key -> (test, what a good value looks like)
-_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "model.net.variant": (lambda v: v in VARIANTS, f"one of {', '.join(VARIANTS)}"),
-    "model.net.dropout": (lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.5"),
-    "model.optimizer.lr": (lambda v: v > 0, "> 0, e.g. 0.01"),
-    "model.optimizer.weight_decay": (lambda v: v >= 0, ">= 0, e.g. 0.0005"),
-    "model.optimizer.momentum": (lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.9"),
-    "model.label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.1"),
-    "data.num_classes": (lambda v: v >= 2, ">= 2"),
-    "data.batch_size": (lambda v: v >= 1, ">= 1, e.g. 128"),
-    "data.num_workers": (lambda v: v >= 0, ">= 0 (0 loads in the main process)"),
-    "data.image_size": (lambda v: v >= MIN_IMAGE_SIZE, f">= {MIN_IMAGE_SIZE}, e.g. 224"),
-    "data.lighting_std": (lambda v: v >= 0, ">= 0 (0 turns PCA lighting off)"),
-    "data.on_bad_image": (lambda v: v in ("warn", "raise"), "warn or raise"),
-    "trainer.max_epochs": (lambda v: v == -1 or v >= 1, ">= 1 (or -1 for no limit)"),
+# Metrics the LightningModule logs, i.e. what a scheduler, checkpoint or sweep may watch.
+LOGGED_METRICS = (
+    "val/acc",
+    "val/acc_best",
+    "val/acc_top5",
+    "val/loss",
+    "train/acc",
+    "train/loss",
+)
+# Lightning's precision flags (lightning.fabric.connector._PRECISION_INPUT).
+PRECISIONS = (
+    "32-true",
+    "32",
+    "16-mixed",
+    "bf16-mixed",
+    "16-true",
+    "bf16-true",
+    "64-true",
+    "64",
+    "16",
+    "bf16",
+    "transformer-engine",
+    "transformer-engine-float16",
+)
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+# what a run returns to a sweeper: the logged metrics and the test split's
+RESULT_METRICS = (*LOGGED_METRICS, "test/acc", "test/acc_top5", "test/loss")
+
+Rule = tuple[Callable[[Any], bool], str]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def integer(low: int, example: int | None = None, also: tuple = (), note: str = "") -> Rule:
+    hint = f"an integer >= {low}" + "".join(f" (or {a})" for a in also)
+    hint += f", e.g. {example}" if example is not None else ""
+    hint += f" {note}" if note else ""
+    return (lambda v: v in also or (_is_int(v) and v >= low)), hint
+
+
+def number(low: float, high: float | None = None, *, open_low=False, open_high=True, eg="") -> Rule:
+    def ok(v: Any) -> bool:
+        if not _is_number(v):
+            return False
+        above = v > low if open_low else v >= low
+        below = high is None or (v < high if open_high else v <= high)
+        return above and below
+
+    if high is None:
+        hint = f"a number {'>' if open_low else '>='} {low}"
+    else:
+        hint = f"a number in {'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+    return ok, hint + (f", e.g. {eg}" if eg else "")
+
+
+def choice(*options: Any) -> Rule:
+    return (lambda v: v in options), "one of " + ", ".join(str(o) for o in options)
+
+
+def boolean() -> Rule:
+    return (lambda v: isinstance(v, bool)), "true or false"
+
+
+def range_pair(low: float, high: float | None) -> Rule:
+    """[a, b] with low < a <= b (<= high): crop scales and aspect ratios."""
+
+    def ok(v: Any) -> bool:
+        return (
+            isinstance(v, (list, tuple, ListConfig))
+            and len(v) == 2
+            and all(_is_number(x) for x in v)
+            and low < v[0] <= v[1]
+            and (high is None or v[1] <= high)
+        )
+
+    return ok, f"[a, b] with {low} < a <= b" + (f" <= {high}" if high is not None else "")
+
+
+def batches(v: Any) -> bool:
+    """Lightning's limit_*_batches / overfit_batches: a count, or a fraction of the epoch."""
+    return (_is_int(v) and v >= 0) or (_is_number(v) and 0.0 <= v <= 1.0)
+
+
+BATCHES = (batches, "an integer >= 0 (batches) or a fraction in [0, 1]")
+
+# key -> (test, what a good value looks like). A key absent from the config (another script's
+# config, an option file without it) or set to null is skipped.
+RULES: dict[str, Rule] = {
+    # top level (train.yaml, eval.yaml, predict.yaml)
+    "seed": integer(0, 42),
+    "train": boolean(),
+    "test": boolean(),
+    "scale_lr": boolean(),
+    "lr_reference_batch": integer(1, 256),
+    "optimized_metric": choice(*RESULT_METRICS),
+    "tta": choice("none", "ten_crop"),
+    "split": choice("val", "test"),
+    "top_k": integer(1, 5),
+    "batch_size": integer(1, 64),
+    "accelerator": choice(*ACCELERATORS),  # benchmark.yaml
+    "precision": choice(*PRECISIONS, 64, 32, 16),
+    # data
+    "data.num_classes": integer(2, 10),
+    "data.batch_size": integer(1, 128),
+    "data.num_workers": integer(0, 4, note="(0 loads in the main process)"),
+    "data.image_size": integer(MIN_IMAGE_SIZE, 224),
+    "data.train_crop": choice("random_resized", "paper"),
+    "data.crop_scale": range_pair(0.0, 1.0),
+    "data.crop_ratio": range_pair(0.0, None),
+    "data.eval_resize_ratio": number(1.0, eg="1.1428571428571428 (256/224)", open_high=False),
+    "data.lighting_std": number(0.0, eg="0.1 (0 turns PCA lighting off)"),
+    "data.pin_memory": boolean(),
+    "data.persistent_workers": boolean(),
+    "data.on_bad_image": choice("warn", "raise"),
+    "data.test_split": choice("test", "val"),
+    "data.test_views": choice("center", "ten_crop"),
+    "data.decoder": choice("auto", "pil", "torchvision"),
+    "data.reduced_decode": boolean(),
+    "data.decode_on_device": boolean(),
+    "data.cache_decoded": boolean(),
+    # model
+    "model.net.variant": choice(*VARIANTS),
+    "model.net.dropout": number(0.0, 1.0, eg="0.5"),
+    "model.net.init_weights": boolean(),
+    "model.label_smoothing": number(0.0, 1.0, eg="0.1"),
+    "model.monitor": choice(*LOGGED_METRICS),
+    "model.compile": boolean(),
+    "model.channels_last": boolean(),
+    # model/optimizer
+    "model.optimizer.lr": number(0.0, open_low=True, eg="0.01"),
+    "model.optimizer.weight_decay": number(0.0, eg="0.0005"),
+    "model.optimizer.momentum": number(0.0, 1.0, eg="0.9"),
+    "model.optimizer.nesterov": boolean(),
+    "model.optimizer.betas": (
+        lambda v: len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
+        "[beta1, beta2], each in [0, 1), e.g. [0.9, 0.999]",
+    ),
+    "model.optimizer.fused": boolean(),
+    # model/scheduler
+    "model.scheduler.step_size": integer(1, 30),
+    "model.scheduler.gamma": number(0.0, 1.0, open_low=True, open_high=False, eg="0.1"),
+    "model.scheduler.mode": choice("max", "min"),
+    "model.scheduler.factor": number(0.0, 1.0, open_low=True, eg="0.1"),
+    "model.scheduler.patience": integer(0, 3),
+    "model.scheduler.min_lr": number(0.0, eg="1e-6"),
+    "model.scheduler.warmup_fraction": number(0.0, 1.0, eg="0.05"),
+    "model.scheduler.start_factor": number(0.0, 1.0, open_low=True, open_high=False, eg="0.01"),
+    "model.scheduler.min_lr_ratio": number(0.0, 1.0, open_high=False, eg="0.0"),
+    # trainer
+    "trainer.max_epochs": integer(1, 15, also=(-1,)),
+    "trainer.min_epochs": integer(0, 1),
+    "trainer.max_steps": integer(1, 1000, also=(-1,)),
+    "trainer.accelerator": choice(*ACCELERATORS),
+    "trainer.devices": (
+        lambda v: (_is_int(v) and (v >= 1 or v == -1)) or isinstance(v, (str, ListConfig)),
+        "an integer >= 1, -1 (all), auto, or a list of device indices",
+    ),
+    "trainer.num_nodes": integer(1, 1),
+    "trainer.precision": choice(*PRECISIONS, 64, 32, 16),
+    "trainer.limit_train_batches": BATCHES,
+    "trainer.limit_val_batches": BATCHES,
+    "trainer.limit_test_batches": BATCHES,
+    "trainer.overfit_batches": BATCHES,
+    "trainer.val_check_interval": (
+        lambda v: (_is_int(v) and v >= 1) or (_is_number(v) and 0.0 < v <= 1.0),
+        "an integer >= 1 (batches) or a fraction in (0, 1]",
+    ),
+    "trainer.check_val_every_n_epoch": integer(1, 1),
+    "trainer.num_sanity_val_steps": integer(0, 2, also=(-1,)),
+    "trainer.accumulate_grad_batches": integer(1, 4),
+    "trainer.gradient_clip_val": number(0.0, eg="1.0"),
+    "trainer.gradient_clip_algorithm": choice("norm", "value"),
+    "trainer.log_every_n_steps": integer(1, 10),
+    "trainer.fast_dev_run": (
+        lambda v: isinstance(v, bool) or (_is_int(v) and v >= 0),
+        "true, false or a number of batches",
+    ),
+    "trainer.benchmark": boolean(),
+    "trainer.deterministic": (lambda v: isinstance(v, bool) or v == "warn", "true, false or warn"),
+    "trainer.detect_anomaly": boolean(),
+    "trainer.enable_progress_bar": boolean(),
+    "trainer.enable_model_summary": boolean(),
+    "trainer.profiler": (
+        lambda v: v in ("simple", "advanced", "pytorch") or isinstance(v, DictConfig),
+        "simple, advanced, pytorch (or null)",
+    ),
+    # callbacks
+    "callbacks.model_checkpoint.monitor": choice(*LOGGED_METRICS),
+    "callbacks.model_checkpoint.mode": choice("max", "min"),
+    "callbacks.model_checkpoint.save_top_k": integer(0, 1, also=(-1,)),
+    "callbacks.step_checkpoint.every_n_train_steps": integer(0, 500, note="(0: off)"),
+    "callbacks.early_stopping.monitor": choice(*LOGGED_METRICS),
+    "callbacks.early_stopping.mode": choice("max", "min"),
+    "callbacks.early_stopping.patience": integer(0, 5),
+    "callbacks.early_stopping.min_delta": number(0.0, eg="0.0"),
+    "callbacks.lr_monitor.logging_interval": choice("step", "epoch"),
+    "callbacks.rich_progress_bar.refresh_rate": integer(0, 5),
+    "callbacks.rich_model_summary.max_depth": integer(-1, 2),
+    "callbacks.augmented_image_grid.max_images": integer(1, 32),
+    # logger
+    "logger.tensorboard.log_graph": boolean(),
+    "logger.tensorboard.default_hp_metric": boolean(),
 }
 
 
@@ -45,13 +241,13 @@ def _missing_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Raise one ConfigError naming the first missing or out-of-range key."""
+    """Raise one ConfigError naming the first missing or invalid key and its allowed values."""
     missing = list(_missing_keys(cfg))
     if missing:
         raise ConfigError(
             f"{missing[0]} is not set; pass it on the command line, e.g. {missing[0]}=..."
         )
-    for key, (test, expected) in _RULES.items():
+    for key, (test, expected) in RULES.items():
         value = OmegaConf.select(cfg, key, default=None)
         if value is None:
             continue
@@ -60,4 +256,5 @@ def check_config(cfg: DictConfig) -> None:
         except TypeError:
             ok = False
         if not ok:
-            raise ConfigError(f"{key}={value!r} is invalid: it must be {expected}")
+            shown = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+            raise ConfigError(f"{key}={shown!r} is invalid: it must be {expected}")

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import optuna
-import torch
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from alexnet_lightning.optuna_search import TRIAL_KEY
+# Hydra instantiates this callback when a run starts, before the config is checked: torch,
+# Lightning and Optuna are imported inside the functions that need them, so a typo on the
+# command line costs a second, not the ten those imports take.
 
 JOB_FILE = "job.json"
 COLUMNS = (
@@ -57,11 +58,15 @@ class SweepSummary(Callback):
 def _state(job_return: JobReturn) -> str:
     if job_return.status == JobStatus.COMPLETED:
         return "complete"
-    return "pruned" if isinstance(job_return._return_value, optuna.TrialPruned) else "failed"
+    optuna = sys.modules.get("optuna")  # a trial can only be pruned once optuna is imported
+    pruned = optuna is not None and isinstance(job_return._return_value, optuna.TrialPruned)
+    return "pruned" if pruned else "failed"
 
 
 def job_overrides(job_dir: Path) -> list[str]:
     """The overrides that make this job, as a user would type them (sweeper plumbing left out)."""
+    from alexnet_lightning.optuna_search import TRIAL_KEY
+
     overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
     return [o for o in overrides if not o.startswith(f"{TRIAL_KEY}=")]
 
@@ -75,6 +80,8 @@ def _job_row(job_dir: Path, metric_name: str | None) -> dict[str, Any]:
     last = job_dir / "checkpoints" / "last.ckpt"
     epochs = ""
     if last.is_file():
+        import torch
+
         epochs = torch.load(last, map_location="cpu", weights_only=True, mmap=True)["epoch"] + 1
     elif "epoch" in metrics:  # a pruned trial stops before its epoch's checkpoint
         epochs = int(metrics["epoch"]) + 1

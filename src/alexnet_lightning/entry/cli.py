@@ -1,40 +1,64 @@
-"""What every script does around its entry function: user errors as one line, failures located."""
+"""What every script does around its entry function: the config checked before the heavy
+imports, user errors as one line, failures located."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Callable
 from typing import Any
 
-import optuna
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import UserError
 
 log = logging.getLogger("alexnet_lightning")
 
+Task = Callable[[DictConfig], Any]
 
-def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Call ``task(cfg)``. A UserError ends a single run with its message and exit code 2; in a
-    multirun it is raised, so Hydra records this job as failed and the sweep goes on. Any other
-    failure is logged with the run folder's path, then raised with its traceback."""
+
+def run_task(task: str | Task, cfg: DictConfig) -> Any:
+    """Check ``cfg``, then call ``task(cfg)``.
+
+    ``task`` is the entry function or its ``"module:function"`` path. A path is imported only
+    after the config passed its checks: torch and Lightning take seconds to import, and a
+    typo should cost less than that. A UserError ends a single run with its message and exit
+    code 2; in a multirun it is raised, so Hydra records this job as failed and the sweep goes
+    on. Any other failure is logged with the run folder's path, then raised with its traceback.
+    """
     output_dir = OmegaConf.select(cfg, "paths.output_dir", default=None)
     try:
-        return task(cfg)
-    except optuna.TrialPruned:
-        log.info("trial pruned by the Optuna sweeper; run folder: %s", output_dir)
-        raise
+        check_config(cfg)
+        return _load(task)(cfg)
     except UserError as err:
         log.error("%s", err)
         log.error("stopped before running; run folder: %s", output_dir)
         if _in_multirun():
             raise  # sys.exit here would end the whole sweep, not just this job
         sys.exit(2)
-    except Exception:
-        log.error("run failed; its folder (log, config, checkpoints): %s", output_dir)
+    except Exception as err:
+        if _is_trial_pruned(err):
+            log.info("trial pruned by the Optuna sweeper; run folder: %s", output_dir)
+        else:
+            log.error("run failed; its folder (log, config, checkpoints): %s", output_dir)
         raise
+
+
+def _load(task: str | Task) -> Task:
+    if callable(task):
+        return task
+    module, _, name = task.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _is_trial_pruned(err: Exception) -> bool:
+    # Only a trial of the Optuna sweeper raises TrialPruned, and then optuna is imported;
+    # importing it here for the isinstance test would cost every run a second.
+    optuna = sys.modules.get("optuna")
+    return optuna is not None and isinstance(err, optuna.TrialPruned)
 
 
 def _in_multirun() -> bool:

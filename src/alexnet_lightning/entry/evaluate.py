@@ -31,11 +31,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """
     if not cfg.get("ckpt_path"):
         raise ConfigError("ckpt_path is not set; pass ckpt_path=.../checkpoints/best.ckpt")
-    if cfg.tta not in ("none", "ten_crop"):
-        raise ConfigError(f"tta={cfg.tta!r} is invalid: it must be none or ten_crop")
-    if cfg.split not in ("val", "test"):
-        raise ConfigError(f"split={cfg.split!r} is invalid: it must be val or test")
-    check_config(cfg)
+    check_config(cfg)  # tta, split and the data keys
     output_dir = Path(cfg.paths.output_dir)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     if cfg.get("seed") is not None:

@@ -14,6 +14,7 @@ from PIL import UnidentifiedImageError
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from alexnet_lightning.checkpoints import load_classifier
+from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.data.folder import load_rgb
 from alexnet_lightning.data.transforms import (
     EVAL_RESIZE_RATIO,
@@ -48,8 +49,7 @@ def predict(cfg: DictConfig) -> list[dict]:
         raise ConfigError("ckpt_path is not set; pass ckpt_path=.../checkpoints/best.ckpt")
     if not cfg.get("inputs"):
         raise ConfigError("inputs is not set; pass inputs=path/to/image_or_folder")
-    if cfg.top_k < 1 or cfg.batch_size < 1:
-        raise ConfigError(f"top_k={cfg.top_k} and batch_size={cfg.batch_size} must be >= 1")
+    check_config(cfg)  # top_k, batch_size
     model, data = load_classifier(cfg.ckpt_path)
     device = torch.device(
         cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")

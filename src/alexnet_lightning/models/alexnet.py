@@ -12,8 +12,7 @@ import torch
 from torch import nn
 
 from alexnet_lightning.errors import CheckpointError, ConfigError
-
-VARIANTS = ("seed", "paper", "torchvision")
+from alexnet_lightning.models.variants import VARIANTS
 
 # Channel widths of the five conv layers and the width of the two hidden linear layers.
 _WIDTHS = {
