@@ -21,6 +21,7 @@ from PIL import Image
 from alexnet_lightning.data.imagenet import download as download_module
 from alexnet_lightning.data.imagenet import imagenet_names, load_manifest
 from alexnet_lightning.data.imagenet.download import Checksum, download_imagenette
+from alexnet_lightning.data.imagenet.extract import safe_extract
 from alexnet_lightning.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -222,7 +223,6 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile
     [
         _member("../evil.txt"),
         _member("imagenette2-160/../../evil.txt"),
-        _member("/tmp/alexnet-lightning-evil.txt"),
         _member("imagenette2-160/evil-link", tarfile.SYMTYPE, "../../evil.txt"),
         _member("imagenette2-160/abs-link", tarfile.SYMTYPE, "/etc/passwd"),
         _member("imagenette2-160/hard", tarfile.LNKTYPE, "../evil.txt"),
@@ -242,6 +242,15 @@ def test_escaping_members_are_refused(tmp_path: Path, member: tarfile.TarInfo) -
     assert not Path("/tmp/alexnet-lightning-evil.txt").exists()
     # The checked archive stays for inspection; nothing was extracted.
     assert sorted(p.name for p in dest.iterdir()) == [NAME]
+
+
+def test_an_absolute_member_lands_inside_the_target(tmp_path: Path) -> None:
+    # tarfile's data filter strips the leading "/" (as GNU tar does) rather than refusing it
+    archive = tmp_path / NAME
+    archive.write_bytes(make_tarball(extra=[_member("/tmp/alexnet-lightning-evil.txt")]))
+    safe_extract(archive, tmp_path / "dest")
+    assert not Path("/tmp/alexnet-lightning-evil.txt").exists()
+    assert (tmp_path / "dest" / "tmp" / "alexnet-lightning-evil.txt").read_bytes() == b"xxxx"
 
 
 def test_file_url(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.figure import Figure
 from torchmetrics.classification import MulticlassConfusionMatrix
 from torchvision.utils import make_grid
 
@@ -40,17 +41,27 @@ class AugmentedImageGrid(L.Callback):
         self.logged = True
 
 
-def confusion_image(matrix: torch.Tensor, cell: int = 12) -> torch.Tensor:
-    """Row-normalised confusion matrix as a (3, H, W) heatmap, true class down, predicted across.
-
-    Hand-drawn because torchmetrics' plot() needs matplotlib, which this project does not
-    install for one picture: white (0) to dark blue (1).
-    """
+def confusion_figure(matrix: torch.Tensor, class_names: list[str] | None = None) -> Figure:
+    """Row-normalised confusion matrix (true class down, predicted across) with the class names
+    on the axes, drawn by torchmetrics' own plot; the cell values are written in when there
+    are few enough classes to read them."""
+    classes = matrix.shape[0]
     rows = matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
-    low = torch.tensor([1.0, 1.0, 1.0]).view(3, 1, 1)
-    high = torch.tensor([0.03, 0.19, 0.42]).view(3, 1, 1)
-    image = low + (high - low) * rows.cpu().unsqueeze(0)
-    return image.repeat_interleave(cell, dim=1).repeat_interleave(cell, dim=2)
+    # One figure size for every run's curve of images: grows with the class count, capped so a
+    # 100-class matrix still fits a TensorBoard card (about 1,300 pixels at 100 dpi).
+    side = min(4.0 + 0.3 * classes, 13.0)
+    figure = Figure(figsize=(side, side), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    MulticlassConfusionMatrix(classes).plot(
+        val=rows.cpu(),
+        ax=axes,
+        add_text=classes <= 20,
+        labels=list(class_names) if class_names else None,
+        cmap="Blues",
+    )
+    font = max(4, min(10, int(400 / classes)))
+    axes.tick_params(labelsize=font)
+    return figure
 
 
 class ConfusionMatrixLogger(L.Callback):
@@ -73,7 +84,7 @@ class ConfusionMatrixLogger(L.Callback):
         if isinstance(outputs, dict) and "preds" in outputs:
             self._metric(stage, pl_module).update(outputs["preds"], outputs["targets"])
 
-    def _finish(self, stage: str, trainer: L.Trainer) -> None:
+    def _finish(self, stage: str, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if stage not in self.metrics:
             return
         matrix = self.metrics[stage].compute().cpu()
@@ -81,7 +92,9 @@ class ConfusionMatrixLogger(L.Callback):
         self.matrices[stage] = matrix
         writer = _tensorboard(trainer)
         if stage == "val" and writer is not None and trainer.is_global_zero:
-            writer.add_image("val/confusion_matrix", confusion_image(matrix), trainer.global_step)
+            names = pl_module.hparams.get("class_names")
+            figure = confusion_figure(matrix, names)
+            writer.add_figure("val/confusion_matrix", figure, trainer.global_step, close=True)
 
     def on_validation_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
@@ -91,7 +104,7 @@ class ConfusionMatrixLogger(L.Callback):
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:
-            self._finish("val", trainer)
+            self._finish("val", trainer, pl_module)
 
     def on_test_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
@@ -99,4 +112,4 @@ class ConfusionMatrixLogger(L.Callback):
         self._update("test", pl_module, outputs)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._finish("test", trainer)
+        self._finish("test", trainer, pl_module)
