@@ -202,10 +202,16 @@ class ImageFolderDataModule(L.LightningDataModule):
             # Lightning's seed_everything exports PL_GLOBAL_SEED to every rank; its own
             # DistributedSampler takes the same default.
             sampler = ResumableShuffleSampler(
-                dataset, replicas, rank, seed=int(os.environ.get("PL_GLOBAL_SEED", 0))
+                dataset,
+                replicas,
+                rank,
+                seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),
+                epoch=self._next_train_epoch(),
             )
             if self._resume_at is not None:
                 epoch, batches = self._resume_at
+                # batches_done counts whole batches of this rank's shard (drop_last keeps
+                # them full), also under limit_train_batches: the unit the sampler skips in
                 sampler.skip(epoch, batches * hp.batch_size)
                 self._resume_at = None
             dataset = SeededSamples(dataset)
@@ -226,6 +232,20 @@ class ImageFolderDataModule(L.LightningDataModule):
             # draw leaves the global RNG (dropout, augmentation) untouched.
             generator=torch.Generator().manual_seed(0),
         )
+
+    def _next_train_epoch(self) -> int:
+        """The epoch the fit loop runs with the loader it is asking for.
+
+        Lightning calls ``set_epoch`` at each epoch start, but it creates the first iterator
+        when it requests the loader, and a loader with workers reads its sampler ahead right
+        then. A sampler left at epoch 0 would hand a resumed run epoch 0's order (or the skip
+        recorded for it) for the epoch it resumes, so it starts at the loop's epoch instead.
+        """
+        trainer = self.trainer
+        if trainer is None:
+            return 0
+        # the value Lightning itself passes to set_epoch (FitLoop.on_advance_start)
+        return int(trainer.fit_loop.epoch_progress.current.processed)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
