@@ -27,6 +27,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
+BEST_KEY = "val_acc_best.max_value"
+
+
+def _fill_missing_best(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
+    """Checkpoints written before the best was saved load as if no epoch had been validated
+    (eval, predict and a strict load_state_dict would otherwise fail on the missing key).
+    A hook of the classifier, not of the metric: torchmetrics reads its states before the
+    metric's own hooks run."""
+    initial = module.val_acc_best.max_value.detach().clone()
+    state_dict.setdefault(prefix + BEST_KEY, initial)
+
+
+def _best_val_acc_of_checkpoint_callbacks(checkpoint: Mapping[str, Any]) -> torch.Tensor | None:
+    """best_model_score of a ModelCheckpoint state that maximised val/acc, if there is one."""
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        if not (str(key).startswith("ModelCheckpoint") and isinstance(state, Mapping)):
+            continue
+        score = state.get("best_model_score")
+        if state.get("monitor") == "val/acc" and "'mode': 'max'" in str(key) and score is not None:
+            return torch.as_tensor(score, dtype=torch.float32).detach().clone()
+    return None
+
+
 def _accuracy(num_classes: int, prefix: str) -> MetricCollection:
     return MetricCollection(
         {
@@ -100,7 +123,12 @@ class AlexNetClassifier(L.LightningModule):
         if compile:
             # Module.compile keeps the parameter names, so checkpoints stay loadable uncompiled.
             self.net.compile()
+        # Best val/acc so far. Persistent, so it travels in the checkpoint's state_dict and a
+        # resumed run (or a requeued sweep job) reports the best over all its epochs; torchmetrics
+        # leaves metric states out of state_dict by default.
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)
+        self.register_load_state_dict_pre_hook(_fill_missing_best)
 
     @property
     def num_classes(self) -> int:
@@ -110,10 +138,6 @@ class AlexNetClassifier(L.LightningModule):
         if self.hparams.channels_last and images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last)
         return self.net(images)
-
-    def on_train_start(self) -> None:
-        # The sanity check's validation must not count towards the best accuracy.
-        self.val_acc_best.reset()
 
     def _shared_step(self, batch: Any, metrics: MetricCollection, stage: str) -> dict | None:
         images, targets = batch
@@ -169,11 +193,24 @@ class AlexNetClassifier(L.LightningModule):
         return self._shared_step(batch, self.test_metrics, "test")
 
     def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            # The sanity check's batches are not an epoch's validation: they must not count
+            # towards the best, which on resume already holds the checkpoint's value.
+            return
         self.val_acc_best(self.val_metrics["acc"].compute())
         best = self.val_acc_best.compute()
         self.log("val/acc_best", best, sync_dist=True, prog_bar=True)
         # TensorBoard's HParams tab reads hp_metric.
         self.log("hp_metric", best, sync_dist=True)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("state_dict", {})
+        if BEST_KEY not in state:
+            # Written before the best was saved: the best-model checkpoint callback recorded
+            # the same maximum of val/acc, so a resume from such a file still reports it.
+            best = _best_val_acc_of_checkpoint_callbacks(checkpoint)
+            if best is not None:
+                state[BEST_KEY] = best
 
     def configure_optimizers(self) -> Any:
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
