@@ -1,5 +1,6 @@
 """Exact resume: SIGKILL or SIGTERM a training run, resume it, get the same weights bit for bit."""
 
+import json
 import os
 import signal
 import subprocess
@@ -9,12 +10,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from alexnet_lightning.entry.resume import find_last_checkpoint
+from alexnet_lightning.entry.train import train as train_entry
 from alexnet_lightning.errors import CheckpointError
 
-from .conftest import ROOT, TINY_SHAPES
+from .conftest import CONF, ROOT, TINY_SHAPES, compose_config
+from .interrupt import Interrupted
 
 # 48 training images in batches of 8: 6 optimizer steps per epoch, 18 in all.
 RUN = [
@@ -234,3 +238,141 @@ def test_resuming_from_a_truncated_checkpoint_is_one_clear_message(uninterrupted
     output = result.stdout + result.stderr
     assert result.returncode == 2 and "not a readable checkpoint" in output
     assert "Traceback" not in output
+
+
+# In-process "train, stop, resume from last.ckpt" runs: a second or two each, where a
+# subprocess costs Lightning's import on top. Stopping mid-epoch raises from a callback
+# (tests.interrupt.RaiseAt); the SIGKILL tests above cover killing the process itself.
+# Seed and lr are chosen so that val/acc peaks in epoch 1 and drops in epoch 2 (asserted in
+# `straight`): a resume after epoch 1 that forgot the best reports a lower val/acc_best.
+EXACT = [
+    *TINY_SHAPES,
+    "seed=1",
+    "model.optimizer.lr=0.003",
+    "model.scheduler=null",
+    "trainer.deterministic=true",
+    "trainer.max_epochs=3",
+    # every step logs, so both runs log the same keys (the lr monitor logs on this cadence)
+    "trainer.log_every_n_steps=1",
+    "test=false",
+    "callbacks.rich_progress_bar=null",
+    "callbacks.rich_model_summary=null",
+]
+STEP_CHECKPOINTS = "callbacks.step_checkpoint.every_n_train_steps=5"
+
+
+def trainer_arg(key: str, value: object) -> str:
+    """``trainer.<key>=value``; with a ``+`` while conf/trainer/default.yaml lacks the key."""
+    known = key in OmegaConf.load(CONF / "trainer" / "default.yaml")
+    return f"{'' if known else '+'}trainer.{key}={value}"
+
+
+def fit_in_process(tmp: Path, name: str, *overrides: str) -> Path:
+    """Train through the package's entry function (as scripts/train.py does) into tmp/name."""
+    cfg = compose_config(
+        "train", [*EXACT, trainer_arg("enable_progress_bar", "false"), *overrides], tmp
+    )
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp / name)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        train_entry(cfg)
+    finally:  # trainer.deterministic=true sets it process-wide; leave other tests as they were
+        torch.use_deterministic_algorithms(deterministic)
+    return tmp / name
+
+
+def scalars(run: Path, tag: str) -> dict[int, float]:
+    """step -> value of one TensorBoard scalar of a run."""
+    values = {}
+    for events in (run / "tensorboard").rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        if tag in accumulator.Tags()["scalars"]:
+            values |= {event.step: event.value for event in accumulator.Scalars(tag)}
+    return values
+
+
+def limits(limit: int | None) -> list[str]:
+    return [] if limit is None else [trainer_arg("limit_train_batches", limit)]
+
+
+@pytest.fixture(scope="module")
+def exact_tmp(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("exact")
+
+
+@pytest.fixture(scope="module")
+def straight(exact_tmp):
+    """The uninterrupted run (no loader workers) for a limit_train_batches, made once."""
+    made: dict[int | None, Path] = {}
+
+    def get(limit: int | None) -> Path:
+        if limit not in made:
+            run = fit_in_process(exact_tmp, f"straight_{limit}", *limits(limit))
+            accuracy = [value for _, value in sorted(scalars(run, "val/acc").items())]
+            assert len(accuracy) == 3 and max(accuracy[:2]) > accuracy[2], (
+                f"val/acc per epoch {accuracy}: the best must come before the resume for the "
+                "val/acc_best checks to mean anything; choose another seed or lr in EXACT"
+            )
+            made[limit] = run
+        return made[limit]
+
+    return get
+
+
+@pytest.mark.parametrize(
+    ("workers", "persistent", "where", "limit"),
+    [
+        (2, True, "between_epochs", None),
+        (2, False, "between_epochs", None),
+        (2, True, "mid_epoch", None),
+        (2, False, "mid_epoch", 4),
+        (0, False, "mid_epoch", 4),
+        (2, True, "between_epochs", 4),
+    ],
+)
+def test_resume_is_bitwise_exact_with_any_loader_workers(
+    workers, persistent, where, limit, straight, exact_tmp
+):
+    reference = straight(limit)
+    steps_per_epoch = limit or 6
+    tmp = exact_tmp / f"w{workers}_{persistent}_{where}_{limit}"
+    loader = [f"data.num_workers={workers}", f"data.persistent_workers={persistent}"]
+    common = [*loader, *limits(limit), STEP_CHECKPOINTS]
+    if where == "between_epochs":  # the state a job killed as epoch 2 starts leaves
+        first = fit_in_process(tmp, "first", *common, "trainer.max_epochs=2")
+    else:
+        # stopped one step before the end: the last step checkpoint lies inside epoch 2
+        stop = f"+callbacks.kill.step={3 * steps_per_epoch - 1}"
+        with pytest.raises(Interrupted):
+            fit_in_process(
+                tmp, "first", *common, "+callbacks.kill._target_=tests.interrupt.RaiseAt", stop
+            )
+    first = tmp / "first"
+    stopped_at = load(first / "checkpoints" / "last.ckpt")
+    position = stopped_at["ShapesDataModule"]
+    if where == "between_epochs":
+        assert stopped_at["global_step"] == 2 * steps_per_epoch
+        assert position == {"epoch": 1, "batches_done": steps_per_epoch}
+    else:
+        assert position["epoch"] == 2 and 0 < position["batches_done"] < steps_per_epoch
+
+    resumed = fit_in_process(
+        tmp, "resumed", *common, f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}"
+    )
+
+    final = load(resumed / "checkpoints" / "last.ckpt")
+    expected = load(reference / "checkpoints" / "last.ckpt")
+    assert final["global_step"] == expected["global_step"] == 3 * steps_per_epoch
+    assert_bitwise_equal(final, expected)
+    assert final["ShapesDataModule"] == expected["ShapesDataModule"]
+    metrics = json.loads((resumed / "metrics.json").read_text())
+    assert metrics == json.loads((reference / "metrics.json").read_text())
+    # the best came before the resume: it must have travelled in the checkpoint
+    assert (
+        metrics["val/acc_best"] == max(scalars(reference, "val/acc").values()) > metrics["val/acc"]
+    )
+    for tag in ("val/acc_best", "hp_metric"):
+        logged, straight_logged = scalars(resumed, tag), scalars(reference, tag)
+        assert logged and all(straight_logged[step] == value for step, value in logged.items()), tag

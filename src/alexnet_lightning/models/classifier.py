@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric, MetricCollection
+from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet_lightning.errors import TrainingDiverged
@@ -28,6 +28,7 @@ def _plain(value: Any) -> Any:
 
 
 BEST_KEY = "val_acc_best.max_value"
+TRAIN_EPOCH_KEY = "train_epoch_metrics"
 
 
 def _fill_missing_best(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
@@ -113,6 +114,8 @@ class AlexNetClassifier(L.LightningModule):
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.train_metrics = _accuracy(num_classes, "train/")
+        self.train_loss = MeanMetric()
+        self._resumed_train_epoch: dict[str, Any] | None = None
         self.val_metrics = _accuracy(num_classes, "val/")
         self.test_metrics = _accuracy(num_classes, "test/")
         # Loss means as metric objects: their sums and counts are synchronised across ranks, so
@@ -153,13 +156,15 @@ class AlexNetClassifier(L.LightningModule):
         metrics(logits, targets)
         batch_size = images.shape[0]
         if stage == "train":
+            # A metric object rather than a tensor, so the epoch's running mean can travel in a
+            # mid-epoch checkpoint (see on_save_checkpoint); synchronised across ranks itself.
+            self.train_loss(loss.detach(), weight=batch_size)
             self.log(
                 "train/loss",
-                loss,
+                self.train_loss,
                 on_step=False,
                 on_epoch=True,
                 prog_bar=True,
-                sync_dist=True,  # reduced once per epoch; training shards are equal in size
                 batch_size=batch_size,
             )
         else:
@@ -203,7 +208,36 @@ class AlexNetClassifier(L.LightningModule):
         # TensorBoard's HParams tab reads hp_metric.
         self.log("hp_metric", best, sync_dist=True)
 
+    def _train_epoch_metrics(self) -> dict[str, Metric]:
+        return {"train/loss": self.train_loss, **dict(self.train_metrics.items())}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The running sums of the epoch's train/loss and train/acc: Lightning saves none of
+        # them, so a run resumed mid-epoch would log (and write to metrics.json) the mean
+        # of the batches after the resume only. Summed over ranks; rank 0 restores them.
+        states = {}
+        for name, metric in self._train_epoch_metrics().items():
+            with metric.sync_context():  # a no-op in a single process
+                states[name] = {k: v.detach().cpu().clone() for k, v in metric.metric_state.items()}
+        checkpoint[TRAIN_EPOCH_KEY] = {"epoch": int(self.current_epoch), "states": states}
+
+    def on_train_start(self) -> None:
+        saved, self._resumed_train_epoch = self._resumed_train_epoch, None
+        # Only when the run continues the checkpoint's epoch (a mid-epoch checkpoint); the
+        # state of an epoch that had ended belongs to no epoch still to run.
+        if (
+            saved is None
+            or saved["epoch"] != self.trainer.fit_loop.epoch_progress.current.processed
+        ):
+            return
+        if self.trainer.global_rank != 0:
+            return
+        for name, metric in self._train_epoch_metrics().items():
+            for key, value in saved["states"].get(name, {}).items():
+                setattr(metric, key, value.to(self.device))
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resumed_train_epoch = checkpoint.get(TRAIN_EPOCH_KEY)
         state = checkpoint.get("state_dict", {})
         if BEST_KEY not in state:
             # Written before the best was saved: the best-model checkpoint callback recorded
