@@ -325,11 +325,10 @@ def straight(exact_tmp):
     ("workers", "persistent", "where", "limit"),
     [
         (2, True, "between_epochs", None),
-        (2, False, "between_epochs", None),
+        (2, False, "between_epochs", 4),
         (2, True, "mid_epoch", None),
         (2, False, "mid_epoch", 4),
         (0, False, "mid_epoch", 4),
-        (2, True, "between_epochs", 4),
     ],
 )
 def test_resume_is_bitwise_exact_with_any_loader_workers(
