@@ -1,5 +1,6 @@
 """Exact resume: SIGKILL or SIGTERM a training run, resume it, get the same weights bit for bit."""
 
+import csv
 import json
 import os
 import signal
@@ -7,15 +8,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from alexnet_lightning.checkpoints import load_classifier
 from alexnet_lightning.entry.resume import find_last_checkpoint
 from alexnet_lightning.entry.train import train as train_entry
 from alexnet_lightning.errors import CheckpointError
+from alexnet_lightning.models.classifier import BEST_KEY, TRAIN_EPOCH_KEY, AlexNetClassifier
 
 from .conftest import CONF, ROOT, TINY_SHAPES, compose_config
 from .interrupt import Interrupted
@@ -375,3 +379,83 @@ def test_resume_is_bitwise_exact_with_any_loader_workers(
     for tag in ("val/acc_best", "hp_metric"):
         logged, straight_logged = scalars(resumed, tag), scalars(reference, tag)
         assert logged and all(straight_logged[step] == value for step, value in logged.items()), tag
+
+
+def test_val_acc_best_is_in_the_checkpoint_and_old_checkpoints_still_load(straight, tmp_path):
+    checkpoint = load(straight(None) / "checkpoints" / "last.ckpt")
+    best = max(scalars(straight(None), "val/acc").values())
+    assert checkpoint["state_dict"][BEST_KEY].item() == best
+    # A checkpoint from before the best was saved: eval and predict load it as before ...
+    old = dict(checkpoint, state_dict=dict(checkpoint["state_dict"]))
+    del old["state_dict"][BEST_KEY], old[TRAIN_EPOCH_KEY]
+    torch.save(old, tmp_path / "old.ckpt")
+    model, _ = load_classifier(tmp_path / "old.ckpt")
+    assert torch.equal(
+        model.net.features[0].weight, checkpoint["state_dict"]["net.features.0.weight"]
+    )
+    assert model.val_acc_best.max_value.item() == float("-inf")
+    # ... and a resume from it (Lightning calls on_load_checkpoint, then loads the state)
+    # takes the best from the best-model callback, which watched the same val/acc
+    resumed = AlexNetClassifier(**checkpoint["hyper_parameters"])
+    resumed.on_load_checkpoint(old)
+    resumed.load_state_dict(old["state_dict"])
+    assert resumed.val_acc_best.max_value.item() == best
+
+
+def test_the_sanity_check_does_not_count_towards_the_best():
+    model = AlexNetClassifier(
+        net={"variant": "seed", "num_classes": 3},
+        optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
+    )
+    logged = {}
+    model.log = lambda name, value, **kwargs: logged.__setitem__(name, float(value))
+    model.val_metrics.update(torch.eye(3), torch.arange(3))  # 3 of 3 right
+    model._trainer = SimpleNamespace(sanity_checking=True)
+    model.on_validation_epoch_end()
+    assert logged == {} and model.val_acc_best.max_value.item() == float("-inf")
+    model._trainer.sanity_checking = False
+    model.on_validation_epoch_end()
+    assert logged == {"val/acc_best": 1.0, "hp_metric": 1.0}
+
+
+def test_a_requeued_grid_job_reports_the_same_optimized_metric(straight, exact_tmp, tmp_path):
+    """SLURM requeued the job into its folder after epoch 2 started: the sweep's record of it
+    (metrics.json, summary.csv) must equal that of the run that was never stopped."""
+    sweep = tmp_path / "sweep"
+    fit_in_process(sweep, "0", "trainer.max_epochs=2")  # the first attempt's job folder
+    (sweep / "0" / "metrics.json").unlink()  # the killed attempt never wrote it
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "train.py"),
+        "-m",
+        f"hydra.sweep.dir={sweep}",
+        f"paths.data_dir={exact_tmp / 'data'}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        *EXACT,
+        trainer_arg("enable_progress_bar", "false"),
+    ]
+    env = {**os.environ, "SLURM_RESTART_COUNT": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (sweep / "0" / "resumed_from.txt").is_file()
+    reference = straight(None)
+    assert_bitwise_equal(
+        load(sweep / "0" / "checkpoints" / "last.ckpt"),
+        load(reference / "checkpoints" / "last.ckpt"),
+    )
+    metrics = json.loads((sweep / "0" / "metrics.json").read_text())
+    assert metrics == json.loads((reference / "metrics.json").read_text())
+    with open(sweep / "summary.csv") as file:
+        (row,) = csv.DictReader(file)
+    assert float(row["optimized_metric"]) == metrics["val/acc_best"]
+    assert metrics["val/acc_best"] == max(scalars(reference, "val/acc").values())
+
+
+def test_resuming_a_finished_run_still_reports_its_best(straight, exact_tmp):
+    """A job requeued after its last epoch: fit has nothing left to run and logs nothing."""
+    reference = straight(None)
+    run = fit_in_process(
+        exact_tmp, "finished_resumed", f"ckpt_path={reference / 'checkpoints' / 'last.ckpt'}"
+    )
+    best = json.loads((run / "metrics.json").read_text())["val/acc_best"]
+    assert best == json.loads((reference / "metrics.json").read_text())["val/acc_best"]

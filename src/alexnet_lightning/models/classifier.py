@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -207,6 +208,11 @@ class AlexNetClassifier(L.LightningModule):
         self.log("val/acc_best", best, sync_dist=True, prog_bar=True)
         # TensorBoard's HParams tab reads hp_metric.
         self.log("hp_metric", best, sync_dist=True)
+
+    def best_val_acc(self) -> float | None:
+        """The best val/acc of the epochs validated so far, restored ones included."""
+        best = float(self.val_acc_best.max_value)
+        return best if math.isfinite(best) else None
 
     def _train_epoch_metrics(self) -> dict[str, Metric]:
         return {"train/loss": self.train_loss, **dict(self.train_metrics.items())}
