@@ -16,6 +16,8 @@ from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from alexnet_lightning.checkpoints import load_classifier
+from alexnet_lightning.data.datamodule import ImageFolderDataModule
+from alexnet_lightning.data.samplers import ResumableShuffleSampler
 from alexnet_lightning.entry.resume import find_last_checkpoint
 from alexnet_lightning.entry.train import train as train_entry
 from alexnet_lightning.errors import CheckpointError
@@ -113,16 +115,19 @@ def test_killed_between_epochs_resumes_bitwise_from_ckpt_path_last(uninterrupted
 
 
 def test_killed_mid_epoch_resumes_bitwise_from_a_step_checkpoint(uninterrupted, data, tmp_path):
+    # loader workers as real datasets run them: the SIGKILL ends them along with the job, and
+    # the reference ran without any, so this also checks the order does not depend on them
+    workers = ["data.num_workers=2", "data.persistent_workers=true"]
     every_4 = "callbacks.step_checkpoint.every_n_train_steps=4"
-    killed = train(every_4, KILL, "+callbacks.kill.step=10", tmp=tmp_path, data=data)
+    killed = train(every_4, *workers, KILL, "+callbacks.kill.step=10", tmp=tmp_path, data=data)
     assert killed.returncode == -signal.SIGKILL
     last = runs(tmp_path)[0] / "checkpoints" / "last.ckpt"
     state = load(last)
     # step 8 is the 2nd of epoch 1's 6 batches: a mid-epoch checkpoint
     assert (state["global_step"], state["epoch"]) == (8, 1)
-    assert state["ShapesDataModule"] == {"epoch": 1, "batches_done": 2}
+    assert state["ShapesDataModule"] == {"epoch": 1, "batches_done": 2, "epoch_batches": 6}
 
-    resumed = train(every_4, f"ckpt_path={last}", tmp=tmp_path, data=data)
+    resumed = train(every_4, *workers, f"ckpt_path={last}", tmp=tmp_path, data=data)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_bitwise_equal(load(runs(tmp_path)[1] / "checkpoints" / "last.ckpt"), uninterrupted)
 
@@ -357,9 +362,10 @@ def test_resume_is_bitwise_exact_with_any_loader_workers(
     position = stopped_at["ShapesDataModule"]
     if where == "between_epochs":
         assert stopped_at["global_step"] == 2 * steps_per_epoch
-        assert position == {"epoch": 1, "batches_done": steps_per_epoch}
+        assert position["epoch"] == 1 and position["batches_done"] == steps_per_epoch
     else:
         assert position["epoch"] == 2 and 0 < position["batches_done"] < steps_per_epoch
+    assert position["epoch_batches"] == steps_per_epoch
 
     resumed = fit_in_process(
         tmp, "resumed", *common, f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}"
@@ -459,3 +465,28 @@ def test_resuming_a_finished_run_still_reports_its_best(straight, exact_tmp):
     )
     best = json.loads((run / "metrics.json").read_text())["val/acc_best"]
     assert best == json.loads((reference / "metrics.json").read_text())["val/acc_best"]
+
+
+@pytest.mark.parametrize(
+    ("state", "epoch", "skipped_batches"),
+    [
+        ({"epoch": 1, "batches_done": 1}, 1, 1),  # mid-epoch
+        ({"epoch": 1, "batches_done": 4}, 2, 0),  # the epoch had ended: the next one starts
+        ({"epoch": 1, "batches_done": 2, "epoch_batches": 2}, 2, 0),  # ended under a limit
+        ({"epoch": 1, "batches_done": 2, "epoch_batches": 3}, 1, 2),
+    ],
+)
+def test_the_training_loader_starts_where_the_checkpoint_left_off(
+    state, epoch, skipped_batches, image_folder
+):
+    """The loader is right from the moment it is built, before Lightning has restored its
+    loops or called set_epoch (checkpoints without epoch_batches included)."""
+    datamodule = ImageFolderDataModule(
+        root=image_folder, num_classes=3, batch_size=4, num_workers=0
+    )
+    datamodule.setup("fit")  # 18 training images: 4 batches of 4
+    datamodule.load_state_dict(state)
+    sampler = datamodule.train_dataloader().sampler
+    full = ResumableShuffleSampler(datamodule.datasets["train"], seed=sampler.seed, epoch=epoch)
+    assert sampler.epoch == epoch
+    assert list(sampler) == list(full)[4 * skipped_batches :]
