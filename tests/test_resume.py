@@ -283,11 +283,15 @@ def fit_in_process(tmp: Path, name: str, *overrides: str) -> Path:
     )
     with open_dict(cfg):
         cfg.paths.output_dir = str(tmp / name)
-    deterministic = torch.are_deterministic_algorithms_enabled()
+    # seed_everything exports PL_GLOBAL_SEED (the samplers' seed) and trainer.deterministic=true
+    # switches deterministic algorithms on process-wide: leave other tests as they were
+    deterministic, environ = torch.are_deterministic_algorithms_enabled(), dict(os.environ)
     try:
         train_entry(cfg)
-    finally:  # trainer.deterministic=true sets it process-wide; leave other tests as they were
+    finally:
         torch.use_deterministic_algorithms(deterministic)
+        os.environ.clear()
+        os.environ.update(environ)
     return tmp / name
 
 
