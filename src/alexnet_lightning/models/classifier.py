@@ -229,14 +229,16 @@ class AlexNetClassifier(L.LightningModule):
 
     def on_train_start(self) -> None:
         saved, self._resumed_train_epoch = self._resumed_train_epoch, None
-        # Only when the run continues the checkpoint's epoch (a mid-epoch checkpoint); the
-        # state of an epoch that had ended belongs to no epoch still to run.
-        if (
-            saved is None
-            or saved["epoch"] != self.trainer.fit_loop.epoch_progress.current.processed
-        ):
+        if saved is None or self.trainer.global_rank != 0:
             return
-        if self.trainer.global_rank != 0:
+        # Only when batches of the checkpoint's epoch remain to run: they log these metrics,
+        # so Lightning computes and resets them at that epoch's end. The sums of an epoch
+        # that had ended would leak into the next one.
+        loop = self.trainer.fit_loop
+        continues_epoch = saved["epoch"] == loop.epoch_progress.current.processed
+        if not continues_epoch or (
+            loop.epoch_loop.batch_progress.current.ready >= self.trainer.num_training_batches
+        ):
             return
         for name, metric in self._train_epoch_metrics().items():
             for key, value in saved["states"].get(name, {}).items():
