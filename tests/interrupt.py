@@ -30,3 +30,24 @@ class KillAt(L.Callback):
     ) -> None:
         if self.step is not None and trainer.global_step == self.step:
             os.kill(os.getpid(), self.sig)
+
+
+class Interrupted(Exception):
+    """Raised by ``RaiseAt``: the in-process stand-in for a killed job."""
+
+
+class RaiseAt(L.Callback):
+    """Raise ``Interrupted`` when the next batch starts at ``step`` optimizer steps.
+
+    For in-process tests, where a SIGKILL would end pytest: the run stops at the same point as
+    with ``KillAt``, its loader workers are shut down and no further checkpoint is written.
+    """
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if trainer.global_step == self.step:
+            raise Interrupted(f"interrupted at step {self.step}")

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from alexnet_lightning.data.samplers import (
     ResumableShuffleSampler,
@@ -31,18 +32,60 @@ def test_training_order_is_a_function_of_seed_and_epoch():
     assert list(ResumableShuffleSampler(data, seed=4)) != first
 
 
-def test_skip_resumes_the_same_epoch_order_then_runs_full_epochs():
+def test_skip_resumes_its_epoch_for_every_iterator_then_runs_full_epochs():
     data = list(range(20))
     full = ResumableShuffleSampler(data, seed=0)
     full.set_epoch(2)
-    resumed = ResumableShuffleSampler(data, seed=0)
-    resumed.set_epoch(2)
+    resumed = ResumableShuffleSampler(data, seed=0, epoch=2)
     resumed.skip(epoch=2, samples=8)
     assert list(resumed) == list(full)[8:]
-    assert list(resumed) == list(full)  # the skip applies once
+    # a loader may create its iterator (and read the sampler) more than once per epoch
+    assert list(resumed) == list(full)[8:]
     resumed.set_epoch(3)
     full.set_epoch(3)
     assert list(resumed) == list(full)
+    resumed.set_epoch(2)  # the skip ended with its epoch
+    full.set_epoch(2)
+    assert list(resumed) == list(full)
+
+
+class _Keys:
+    """A dataset that returns the (index, seed) key it is given."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key):
+        return key
+
+
+@pytest.mark.parametrize("persistent", [True, False])
+def test_a_loader_with_workers_resumes_before_lightning_calls_set_epoch(persistent):
+    """Lightning creates the first iterator when it requests the loader, and a loader with
+    workers reads its sampler ahead right then, before set_epoch: the sampler must already be
+    at the resumed epoch, as the DataModule builds it."""
+    data = list(range(24))
+    full = ResumableShuffleSampler(data, seed=5, epoch=1)
+    sampler = ResumableShuffleSampler(data, seed=5, epoch=1)
+    sampler.skip(epoch=1, samples=8)
+    loader = DataLoader(
+        _Keys(len(data)),
+        batch_size=4,
+        sampler=sampler,
+        num_workers=2,
+        persistent_workers=persistent,
+        collate_fn=lambda batch: [index for index, _ in batch],
+    )
+    batches = iter(loader)  # the moment Lightning's fit loop creates the iterator
+    sampler.set_epoch(1)  # what Lightning then calls at the epoch's start
+    resumed = [index for batch in batches for index in batch]
+    assert resumed == [index for index, _ in full][8:]
+    sampler.set_epoch(2)
+    full.set_epoch(2)
+    assert [index for batch in loader for index in batch] == [index for index, _ in full]
 
 
 def test_ranks_split_the_epoch_between_them():

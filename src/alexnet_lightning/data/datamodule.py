@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -118,7 +119,8 @@ class ImageFolderDataModule(L.LightningDataModule):
         self._info: FolderInfo | None = None
         self.datasets: dict[str, ImageFiles] = {}
         self._batch_decoders: dict[str, BatchDecoder] = {}
-        self._resume_at: tuple[int, int] | None = None  # (epoch, batches done) from a checkpoint
+        # (epoch, batches done, batches in that epoch or None) of the checkpoint resumed from
+        self._resume_at: tuple[int, int, int | None] | None = None
 
     def inspect(self) -> FolderInfo:
         """Check the folder tree (raises DataError) and return its classes and names."""
@@ -201,13 +203,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         if shuffle:
             # Lightning's seed_everything exports PL_GLOBAL_SEED to every rank; its own
             # DistributedSampler takes the same default.
-            sampler = ResumableShuffleSampler(
-                dataset, replicas, rank, seed=int(os.environ.get("PL_GLOBAL_SEED", 0))
-            )
-            if self._resume_at is not None:
-                epoch, batches = self._resume_at
-                sampler.skip(epoch, batches * hp.batch_size)
-                self._resume_at = None
+            sampler = self._train_sampler(dataset, replicas, rank)
             dataset = SeededSamples(dataset)
         else:
             sampler = UnpaddedEvalSampler(dataset, replicas, rank)
@@ -227,6 +223,50 @@ class ImageFolderDataModule(L.LightningDataModule):
             generator=torch.Generator().manual_seed(0),
         )
 
+    def _train_sampler(
+        self, dataset: ImageFiles, replicas: int, rank: int
+    ) -> ResumableShuffleSampler:
+        """The training order, at the epoch and position the fit loop continues from.
+
+        Lightning calls ``set_epoch`` at each epoch start, but it may create the loader's
+        first iterator before (when it requests the loader, and earlier still when a scheduler
+        asks for ``estimated_stepping_batches``, before it has restored its loops), and a
+        loader with workers reads its sampler ahead right then. So the sampler is built at the
+        epoch the checkpoint continues with, taken from the checkpoint itself.
+        """
+        hp = self.hparams
+        # Lightning's seed_everything exports PL_GLOBAL_SEED to every rank; its own
+        # DistributedSampler takes the same default.
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+        sampler = ResumableShuffleSampler(dataset, replicas, rank, seed=seed)
+        trainer = self.trainer
+        # the value Lightning itself passes to set_epoch (FitLoop.on_advance_start), right
+        # once the loops are restored (a loader reloaded at a later epoch)
+        epoch = 0 if trainer is None else int(trainer.fit_loop.epoch_progress.current.processed)
+        if self._resume_at is None:
+            sampler.set_epoch(epoch)
+            return sampler
+        resumed_epoch, batches_done, epoch_batches = self._resume_at
+        if epoch_batches is None:  # a checkpoint from before epoch_batches was saved
+            epoch_batches = self._batches_per_epoch(len(sampler))
+        if batches_done >= epoch_batches:  # saved at the end of its epoch: the next one starts
+            resumed_epoch, batches_done = resumed_epoch + 1, 0
+        sampler.set_epoch(max(epoch, resumed_epoch))
+        # batches_done counts whole batches of this rank's shard (drop_last keeps them full),
+        # also under limit_train_batches: the unit the sampler skips in
+        sampler.skip(resumed_epoch, batches_done * hp.batch_size)
+        return sampler
+
+    def _batches_per_epoch(self, samples: int) -> int:
+        """Training batches of one epoch under the trainer's limit_train_batches, as Lightning
+        counts them (an int caps the count, a float is a fraction of it)."""
+        batch_size = self.hparams.batch_size
+        batches = samples // batch_size if samples > batch_size else 1  # drop_last, see _loader
+        limit = self.trainer.limit_train_batches if self.trainer is not None else 1.0
+        if isinstance(limit, int):
+            return min(batches, limit)
+        return int(batches * limit)
+
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
@@ -239,17 +279,32 @@ class ImageFolderDataModule(L.LightningDataModule):
     def state_dict(self) -> dict[str, int]:
         """Where training is in the data order, saved in every checkpoint.
 
-        ``ready`` counts the batches the training loop has taken this epoch (the batch of an
-        on_train_batch_end checkpoint included), not those the loader has prefetched.
+        ``batches_done`` counts the batches the training loop has taken this epoch (the batch
+        of an on_train_batch_end checkpoint included), not those the loader has prefetched;
+        ``epoch_batches`` is how many the epoch has (limit_train_batches applied), so equal
+        counts mean the epoch had ended.
         """
         if self.trainer is None:
             return {}
-        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
-        return {"epoch": int(self.trainer.current_epoch), "batches_done": int(progress.ready)}
+        trainer = self.trainer
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        state = {"epoch": int(trainer.current_epoch), "batches_done": int(progress.ready)}
+        if math.isfinite(trainer.num_training_batches):
+            state["epoch_batches"] = int(trainer.num_training_batches)
+        return state
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
         if "epoch" in state_dict:
-            self._resume_at = (int(state_dict["epoch"]), int(state_dict["batches_done"]))
+            epoch_batches = state_dict.get("epoch_batches")
+            self._resume_at = (
+                int(state_dict["epoch"]),
+                int(state_dict["batches_done"]),
+                None if epoch_batches is None else int(epoch_batches),
+            )
+
+    def teardown(self, stage: str) -> None:
+        if stage == "fit":  # a later fit of this DataModule starts where its own checkpoint says
+            self._resume_at = None
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if not (self.hparams.decode_on_device and is_encoded_batch(batch)):

@@ -28,18 +28,36 @@ class ResumableShuffleSampler(DistributedSampler):
 
     Yields ``(index, sample_seed)`` pairs: ``SeededSamples`` seeds each image's random crop
     with ``sample_seed``, so crops do not depend on the global RNG, loader workers or on how
-    far the loader prefetched when a checkpoint was written. ``skip(epoch, n)`` makes the
-    iterator of that epoch start at its ``n``-th sample: how a run resumes mid-epoch.
-    Like torch's sampler it pads each rank to the same length, so every rank takes the same
-    number of optimizer steps.
+    far the loader prefetched when a checkpoint was written. ``skip(epoch, n)`` makes every
+    iterator of that epoch start at its ``n``-th sample (this rank's): how a run resumes
+    mid-epoch. Like torch's sampler it pads each rank to the same length, so every rank takes
+    the same number of optimizer steps.
+
+    The skip holds for its epoch until ``set_epoch`` moves past it, rather than for one
+    ``iter()``: when the loader has workers, the iterator is created (and the sampler read
+    ahead) at a moment that differs from a loader without workers, sometimes more than once
+    per epoch, and each of those iterators must see the same resumed order.
     """
 
-    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, seed: int = 0):
+    def __init__(
+        self,
+        dataset: Dataset,
+        num_replicas: int = 1,
+        rank: int = 0,
+        seed: int = 0,
+        epoch: int = 0,
+    ):
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.epoch = epoch
         self._skip: tuple[int, int] | None = None
 
     def skip(self, epoch: int, samples: int) -> None:
-        self._skip = (epoch, samples)
+        self._skip = (epoch, samples) if samples > 0 else None
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        if self._skip is not None and epoch > self._skip[0]:
+            self._skip = None  # the resumed epoch is over
 
     def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
         generator = torch.Generator().manual_seed(self.seed + _EPOCH_STRIDE * self.epoch)
@@ -49,9 +67,7 @@ class ResumableShuffleSampler(DistributedSampler):
         if padding:
             order = torch.cat([order, order[:padding]])
         mine = order[self.rank : self.total_size : self.num_replicas].tolist()
-        start = 0
-        if self._skip is not None and self._skip[0] == self.epoch:
-            start, self._skip = self._skip[1], None
+        start = self._skip[1] if self._skip is not None and self._skip[0] == self.epoch else 0
         for index in mine[start:]:
             yield index, int(seeds[index])
 

@@ -118,6 +118,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if pruning:
             pruning.check_pruned()  # under DDP the pruned flag arrives through the storage
         metrics.update(to_floats(trainer.callback_metrics))
+        if "val/acc_best" not in metrics and model.best_val_acc() is not None:
+            # resumed from a checkpoint of the run's last epoch (a job requeued after it
+            # finished training): nothing ran, nothing was logged, the best came with the file
+            metrics["val/acc_best"] = model.best_val_acc()
     if cfg.get("test", False):
         ckpt = _best_checkpoint(trainer) or (
             None if cfg.get("train", True) else cfg.get("ckpt_path")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +12,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric, MetricCollection
+from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet_lightning.errors import TrainingDiverged
@@ -25,6 +26,30 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+BEST_KEY = "val_acc_best.max_value"
+TRAIN_EPOCH_KEY = "train_epoch_metrics"
+
+
+def _fill_missing_best(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
+    """Checkpoints written before the best was saved load as if no epoch had been validated
+    (eval, predict and a strict load_state_dict would otherwise fail on the missing key).
+    A hook of the classifier, not of the metric: torchmetrics reads its states before the
+    metric's own hooks run."""
+    initial = module.val_acc_best.max_value.detach().clone()
+    state_dict.setdefault(prefix + BEST_KEY, initial)
+
+
+def _best_val_acc_of_checkpoint_callbacks(checkpoint: Mapping[str, Any]) -> torch.Tensor | None:
+    """best_model_score of a ModelCheckpoint state that maximised val/acc, if there is one."""
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        if not (str(key).startswith("ModelCheckpoint") and isinstance(state, Mapping)):
+            continue
+        score = state.get("best_model_score")
+        if state.get("monitor") == "val/acc" and "'mode': 'max'" in str(key) and score is not None:
+            return torch.as_tensor(score, dtype=torch.float32).detach().clone()
+    return None
 
 
 def _accuracy(num_classes: int, prefix: str) -> MetricCollection:
@@ -90,6 +115,8 @@ class AlexNetClassifier(L.LightningModule):
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.train_metrics = _accuracy(num_classes, "train/")
+        self.train_loss = MeanMetric()
+        self._resumed_train_epoch: dict[str, Any] | None = None
         self.val_metrics = _accuracy(num_classes, "val/")
         self.test_metrics = _accuracy(num_classes, "test/")
         # Loss means as metric objects: their sums and counts are synchronised across ranks, so
@@ -100,7 +127,12 @@ class AlexNetClassifier(L.LightningModule):
         if compile:
             # Module.compile keeps the parameter names, so checkpoints stay loadable uncompiled.
             self.net.compile()
+        # Best val/acc so far. Persistent, so it travels in the checkpoint's state_dict and a
+        # resumed run (or a requeued sweep job) reports the best over all its epochs; torchmetrics
+        # leaves metric states out of state_dict by default.
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)
+        self.register_load_state_dict_pre_hook(_fill_missing_best)
 
     @property
     def num_classes(self) -> int:
@@ -110,10 +142,6 @@ class AlexNetClassifier(L.LightningModule):
         if self.hparams.channels_last and images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last)
         return self.net(images)
-
-    def on_train_start(self) -> None:
-        # The sanity check's validation must not count towards the best accuracy.
-        self.val_acc_best.reset()
 
     def _shared_step(self, batch: Any, metrics: MetricCollection, stage: str) -> dict | None:
         images, targets = batch
@@ -129,13 +157,15 @@ class AlexNetClassifier(L.LightningModule):
         metrics(logits, targets)
         batch_size = images.shape[0]
         if stage == "train":
+            # A metric object rather than a tensor, so the epoch's running mean can travel in a
+            # mid-epoch checkpoint (see on_save_checkpoint); synchronised across ranks itself.
+            self.train_loss(loss.detach(), weight=batch_size)
             self.log(
                 "train/loss",
-                loss,
+                self.train_loss,
                 on_step=False,
                 on_epoch=True,
                 prog_bar=True,
-                sync_dist=True,  # reduced once per epoch; training shards are equal in size
                 batch_size=batch_size,
             )
         else:
@@ -169,11 +199,60 @@ class AlexNetClassifier(L.LightningModule):
         return self._shared_step(batch, self.test_metrics, "test")
 
     def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            # The sanity check's batches are not an epoch's validation: they must not count
+            # towards the best, which on resume already holds the checkpoint's value.
+            return
         self.val_acc_best(self.val_metrics["acc"].compute())
         best = self.val_acc_best.compute()
         self.log("val/acc_best", best, sync_dist=True, prog_bar=True)
         # TensorBoard's HParams tab reads hp_metric.
         self.log("hp_metric", best, sync_dist=True)
+
+    def best_val_acc(self) -> float | None:
+        """The best val/acc of the epochs validated so far, restored ones included."""
+        best = float(self.val_acc_best.max_value)
+        return best if math.isfinite(best) else None
+
+    def _train_epoch_metrics(self) -> dict[str, Metric]:
+        return {"train/loss": self.train_loss, **dict(self.train_metrics.items())}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The running sums of the epoch's train/loss and train/acc: Lightning saves none of
+        # them, so a run resumed mid-epoch would log (and write to metrics.json) the mean
+        # of the batches after the resume only. Summed over ranks; rank 0 restores them.
+        states = {}
+        for name, metric in self._train_epoch_metrics().items():
+            with metric.sync_context():  # a no-op in a single process
+                states[name] = {k: v.detach().cpu().clone() for k, v in metric.metric_state.items()}
+        checkpoint[TRAIN_EPOCH_KEY] = {"epoch": int(self.current_epoch), "states": states}
+
+    def on_train_start(self) -> None:
+        saved, self._resumed_train_epoch = self._resumed_train_epoch, None
+        if saved is None or self.trainer.global_rank != 0:
+            return
+        # Only when batches of the checkpoint's epoch remain to run: they log these metrics,
+        # so Lightning computes and resets them at that epoch's end. The sums of an epoch
+        # that had ended would leak into the next one.
+        loop = self.trainer.fit_loop
+        continues_epoch = saved["epoch"] == loop.epoch_progress.current.processed
+        if not continues_epoch or (
+            loop.epoch_loop.batch_progress.current.ready >= self.trainer.num_training_batches
+        ):
+            return
+        for name, metric in self._train_epoch_metrics().items():
+            for key, value in saved["states"].get(name, {}).items():
+                setattr(metric, key, value.to(self.device))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resumed_train_epoch = checkpoint.get(TRAIN_EPOCH_KEY)
+        state = checkpoint.get("state_dict", {})
+        if BEST_KEY not in state:
+            # Written before the best was saved: the best-model checkpoint callback recorded
+            # the same maximum of val/acc, so a resume from such a file still reports it.
+            best = _best_val_acc_of_checkpoint_callbacks(checkpoint)
+            if best is not None:
+                state[BEST_KEY] = best
 
     def configure_optimizers(self) -> Any:
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
