@@ -128,7 +128,7 @@ class PackedDataModule(ImageFolderDataModule):
             self._packed = read_packed_manifest(self.root, self.hparams.num_classes)
             p = self._packed
             self._info = FolderInfo(p.root, p.classes, p.names, dict(p.counts))
-            if p.side < self._eval_side() and p.side < self.hparams.image_size:
+            if p.side < self.hparams.image_size:
                 raise DataError(
                     f"{self.root} is packed at {p.side} px, smaller than data.image_size="
                     f"{self.hparams.image_size}; pack it again with a larger --side"
