@@ -37,7 +37,9 @@ from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.folder import FolderInfo
 from alexnet_lightning.data.packed.store import PackedSplit, read_packed_manifest
 from alexnet_lightning.data.transforms import EVAL_RESIZE_RATIO, IMAGENET_MEAN, IMAGENET_STD
-from alexnet_lightning.errors import DataError
+from alexnet_lightning.errors import ConfigError, DataError
+
+JPEG_ONLY_OPTIONS = {"decoder", "reduced_decode", "cache_decoded", "on_bad_image", "missing_hint"}
 
 
 class PackedRows(Dataset):
@@ -105,7 +107,20 @@ class PackedDataModule(ImageFolderDataModule):
         test_views: str = "center",
         packed_on_device: bool = False,
         crop_in_loader: bool | None = None,
+        decode_on_device: bool = False,
+        **jpeg_options: Any,
     ) -> None:
+        # conf/data/packed.yaml takes imagefolder.yaml's keys so that experiments written for
+        # the JPEG path compose with data=packed; those about decoding files (decoder,
+        # reduced_decode, cache_decoded, on_bad_image, missing_hint) have nothing to act on.
+        unknown = set(jpeg_options) - JPEG_ONLY_OPTIONS
+        if unknown:
+            raise TypeError(f"PackedDataModule got unexpected arguments {sorted(unknown)}")
+        if decode_on_device:
+            raise ConfigError(
+                "data.decode_on_device=true: a packed dataset is decoded already; drop it "
+                "(data.packed_on_device=true keeps the decoded array in GPU memory instead)"
+            )
         super().__init__(
             root=root,
             num_classes=num_classes,
