@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import get_worker_info
 from torchvision.ops import roi_align
 from torchvision.transforms import v2
 
@@ -85,8 +86,7 @@ def crops_at(
     if images.device.type == "cpu":
         # On the CPU a slice copy per image moves only the crop's bytes (about 3 ms for 64
         # crops of 224 px); the one-op gather below computes an index per byte (about 60 ms).
-        out = torch.empty((n, size, size, channels), dtype=images.dtype)
-        out = out.permute(0, 3, 1, 2)
+        out = _new_batch(n, channels, size, images.dtype)
         pairs = zip(rows.tolist(), tops.tolist(), lefts.tolist(), strict=True)
         for i, (row, top, left) in enumerate(pairs):
             out[i].copy_(images[row, :, top : top + size, left : left + size])
@@ -186,14 +186,31 @@ def resized_crops_per_image(
     if rows is None:
         rows = torch.arange(images.shape[0])
     n, channels = len(rows), images.shape[1]
-    out = torch.empty((n, size, size, channels), dtype=images.dtype).permute(0, 3, 1, 2)
+    out = _new_batch(n, channels, size, images.dtype)
     pairs = zip(rows.tolist(), boxes.to(torch.int64).tolist(), strict=True)
     for i, (row, (x1, y1, x2, y2)) in enumerate(pairs):
         # the box copied out first: the vectorised kernel wants a dense channels_last image
         # (about 1.7x faster than resizing the strided view, which is copied anyway)
         box = images[row : row + 1, :, y1:y2, x1:x2].contiguous(memory_format=torch.channels_last)
-        out[i].copy_(v2.functional.resize(box, [size, size], antialias=True)[0])
+        # v2.functional.resize's own call for uint8 on the CPU, without its per-call checks
+        resized = F.interpolate(
+            box, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
+        out[i].copy_(resized[0])
     return out
+
+
+def _new_batch(n: int, channels: int, size: int, dtype: torch.dtype) -> torch.Tensor:
+    """An empty (n, channels, size, size) channels_last CPU batch. In a loader worker it is
+    made in shared memory, as ``default_collate`` does, so handing it to the main process
+    copies nothing."""
+    shape = (n, size, size, channels)
+    if get_worker_info() is not None:
+        storage = torch.UntypedStorage._new_shared(n * size * size * channels * dtype.itemsize)
+        out = torch.empty(0, dtype=dtype).set_(storage).view(shape)
+    else:
+        out = torch.empty(shape, dtype=dtype)
+    return out.permute(0, 3, 1, 2)
 
 
 def _as_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
