@@ -274,3 +274,20 @@ def test_ddp_cpu_with_data_packed_matches_one_process(source, tmp_path):
     one = json.loads((only_run_folder(eval_tmp, "eval") / "metrics.json").read_text())
     assert ddp["val/acc"] == pytest.approx(one["test/acc"], abs=1e-7)
     assert ddp["val/loss"] == pytest.approx(one["test/loss"], rel=1e-5)
+
+
+def test_benchmark_subset_pack_times_both_loaders(tmp_path):
+    out = tmp_path / "bench.json"
+    command = [sys.executable, str(ROOT / "scripts" / "benchmark_subset.py"), "--pack"]
+    command += ["--classes", "2", "--per-class", "8", "--size", "64x48", "--image-size", "32"]
+    command += ["--pack-side", "40", "--workers", "1", "--batch-size", "4"]
+    command += ["--rounds", "2", "--epochs", "1", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert len(figures["loader_jpeg_img_s"]) == len(figures["loader_packed_img_s"]) == 2
+    assert all(rate > 0 for rate in figures["loader_jpeg_img_s"] + figures["loader_packed_img_s"])
+    packed, jpeg = figures["loader_packed_img_s"], figures["loader_jpeg_img_s"]
+    ratios = [p / j for p, j in zip(packed, jpeg, strict=True)]
+    assert figures["packed_over_jpeg"] == pytest.approx(ratios)
