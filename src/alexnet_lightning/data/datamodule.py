@@ -10,7 +10,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from alexnet_lightning.data.cache import DecodedImageCache
 from alexnet_lightning.data.decode import (
@@ -201,10 +201,8 @@ class ImageFolderDataModule(L.LightningDataModule):
         dataset = self.datasets[split]
         replicas, rank = self._ranks()
         if shuffle:
-            # Lightning's seed_everything exports PL_GLOBAL_SEED to every rank; its own
-            # DistributedSampler takes the same default.
             sampler = self._train_sampler(dataset, replicas, rank)
-            dataset = SeededSamples(dataset)
+            dataset = self._seeded(dataset)
         else:
             sampler = UnpaddedEvalSampler(dataset, replicas, rank)
         return DataLoader(
@@ -214,7 +212,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             num_workers=workers,
             pin_memory=hp.pin_memory and torch.cuda.is_available(),
             persistent_workers=hp.persistent_workers and workers > 0,
-            collate_fn=collate_encoded if self._on_device(split) else collate_skipping_bad,
+            collate_fn=self._collate(split),
             # Training batches keep a fixed size, which keeps BatchNorm-free AlexNet's learning
             # rate meaning the same from step to step and lets torch.compile reuse its graph.
             drop_last=shuffle and len(sampler) > hp.batch_size,
@@ -266,6 +264,13 @@ class ImageFolderDataModule(L.LightningDataModule):
         if isinstance(limit, int):
             return min(batches, limit)
         return int(batches * limit)
+
+    def _seeded(self, dataset: ImageFiles) -> Dataset:
+        """The training dataset as the shuffle sampler's (index, seed) pairs index it."""
+        return SeededSamples(dataset)
+
+    def _collate(self, split: str) -> Callable[[list], Any]:
+        return collate_encoded if self._on_device(split) else collate_skipping_bad
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
