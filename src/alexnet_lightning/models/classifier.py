@@ -14,8 +14,11 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from alexnet_lightning.errors import TrainingDiverged
 from alexnet_lightning.models.alexnet import AlexNet
+from alexnet_lightning.models.divergence import NonFiniteLossWatch
+
+# Training steps between two looks at the divergence check (each one waits for the GPU).
+DIVERGENCE_CHECK_EVERY = 50
 
 
 def _plain(value: Any) -> Any:
@@ -101,6 +104,7 @@ class AlexNetClassifier(L.LightningModule):
             # Module.compile keeps the parameter names, so checkpoints stay loadable uncompiled.
             self.net.compile()
         self.val_acc_best = MaxMetric()
+        self.divergence = NonFiniteLossWatch(every=DIVERGENCE_CHECK_EVERY)
 
     @property
     def num_classes(self) -> int:
@@ -126,7 +130,9 @@ class AlexNetClassifier(L.LightningModule):
         else:
             logits = self(images)
         loss = self.criterion(logits, targets)
-        metrics(logits, targets)
+        # update, not forward: only epoch values are logged, and forward would also compute
+        # this batch's accuracy
+        metrics.update(logits, targets)
         batch_size = images.shape[0]
         if stage == "train":
             self.log(
@@ -155,12 +161,19 @@ class AlexNetClassifier(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> dict | None:
         out = self._shared_step(batch, self.train_metrics, "train")
-        if out is not None and not torch.isfinite(out["loss"]):
-            raise TrainingDiverged(
-                f"loss is {out['loss'].item()} at step {self.global_step}; lower "
-                "model.optimizer.lr or add a warmup (model/scheduler=cosine_warmup)"
-            )
+        if out is not None:  # a non-finite loss stops the run, checked without a per-step sync
+            self.divergence.update(out["loss"], self.global_step)
         return out
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.divergence.due(self.global_step):
+            self.divergence.check()
+
+    def on_train_epoch_end(self) -> None:
+        self.divergence.check()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.divergence.check()  # a checkpoint written after the loss went bad is not "good"
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict | None:
         return self._shared_step(batch, self.val_metrics, "val")
