@@ -9,7 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from alexnet_lightning.data.cache import DecodedImageCache
 from alexnet_lightning.data.decode import (
@@ -208,7 +208,7 @@ class ImageFolderDataModule(L.LightningDataModule):
                 epoch, batches = self._resume_at
                 sampler.skip(epoch, batches * hp.batch_size)
                 self._resume_at = None
-            dataset = SeededSamples(dataset)
+            dataset = self._seeded(dataset)
         else:
             sampler = UnpaddedEvalSampler(dataset, replicas, rank)
         return DataLoader(
@@ -218,7 +218,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             num_workers=workers,
             pin_memory=hp.pin_memory and torch.cuda.is_available(),
             persistent_workers=hp.persistent_workers and workers > 0,
-            collate_fn=collate_encoded if self._on_device(split) else collate_skipping_bad,
+            collate_fn=self._collate(split),
             # Training batches keep a fixed size, which keeps BatchNorm-free AlexNet's learning
             # rate meaning the same from step to step and lets torch.compile reuse its graph.
             drop_last=shuffle and len(sampler) > hp.batch_size,
@@ -226,6 +226,13 @@ class ImageFolderDataModule(L.LightningDataModule):
             # draw leaves the global RNG (dropout, augmentation) untouched.
             generator=torch.Generator().manual_seed(0),
         )
+
+    def _seeded(self, dataset: ImageFiles) -> Dataset:
+        """The training dataset as the shuffle sampler's (index, seed) pairs index it."""
+        return SeededSamples(dataset)
+
+    def _collate(self, split: str) -> Callable[[list], Any]:
+        return collate_encoded if self._on_device(split) else collate_skipping_bad
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

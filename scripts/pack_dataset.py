@@ -1,0 +1,56 @@
+#!/usr/bin/env python
+"""Pack an ImageFolder tree for data=packed: every image decoded once, uint8 side x side.
+
+Examples:
+  python scripts/pack_dataset.py --source data/imagenet100 --dest data/imagenet100_packed
+  python scripts/pack_dataset.py --source data/shapes --dest data/shapes_packed --side 80
+Then: python scripts/train.py experiment=imagenet_subset data=packed data.root=<dest>
+An interrupted pack continues where it stopped when run again with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from alexnet_lightning.data.packed import pack_dataset, read_packed_manifest
+from alexnet_lightning.errors import UserError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--source", required=True, help="ImageFolder tree: train/, val/, test/")
+    parser.add_argument("--dest", required=True, help="output folder (new, or an unfinished pack)")
+    parser.add_argument(
+        "--side", type=int, default=256, help="shorter side resized to this, central square kept"
+    )
+    parser.add_argument("--workers", type=int, help="parallel processes (default: CPU count)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        dest = pack_dataset(
+            args.source, args.dest, args.side, workers=args.workers, progress=not args.no_progress
+        )
+        info = read_packed_manifest(dest)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    counts = ", ".join(f"{split} {n}" for split, n in info.counts.items())
+    skipped = len(info.manifest["skipped"])
+    print(f"{dest}: {len(info.classes)} classes, {info.side} px, {counts} images, ", end="")
+    print(f"{skipped} skipped (see manifest.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

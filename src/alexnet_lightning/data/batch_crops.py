@@ -1,0 +1,144 @@
+"""Crops for a whole batch of decoded images at once, on whatever device the batch lives on.
+
+The per-image path (a loader worker, ``SeededSamples``) seeds torch's default generator with the
+sample's seed and lets a torchvision transform draw the crop. Here the same draws are made on
+the CPU from the same seeds (``resized_crop_boxes``, ``random_crop_offsets``), and the pixels are
+cut out of the batch with one indexing op or one ``roi_align`` call: no Python loop over images
+touches pixels, so the work stays on the device and does not wait for the host.
+
+Images are (N, C, H, W), uint8 or float, any memory format (a packed NHWC array permuted to
+NCHW is a channels_last view and works as is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torchvision.ops import roi_align
+from torchvision.transforms import v2
+
+
+def _size_proxy(height: int, width: int) -> torch.Tensor:
+    """A (3, height, width) tensor that allocates nothing: torchvision's ``make_params`` only
+    reads the size of its input."""
+    return torch.empty(1, 1, 1, dtype=torch.uint8).expand(3, height, width)
+
+
+def _seeded_draws(seeds: Sequence[int], draw) -> list:
+    """``draw()`` once per seed, with torch's default generator seeded as ``SeededSamples`` does;
+    the global RNG is left as it was."""
+    out = []
+    with torch.random.fork_rng(devices=[]):
+        for seed in seeds:
+            # not torch.manual_seed: it queues a CUDA seeding with a stack trace per call
+            torch.default_generator.manual_seed(int(seed))
+            out.append(draw())
+    return out
+
+
+def resized_crop_boxes(
+    seeds: Sequence[int],
+    height: int,
+    width: int,
+    scale: Sequence[float] = (0.08, 1.0),
+    ratio: Sequence[float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
+    """(N, 4) float boxes x1, y1, x2, y2 (pixels, CPU): the crops torchvision's
+    ``v2.RandomResizedCrop(scale, ratio)`` draws on a ``height x width`` image under each seed."""
+    crop = v2.RandomResizedCrop(1, scale=tuple(scale), ratio=tuple(ratio))
+    proxy = _size_proxy(height, width)
+    params = _seeded_draws(seeds, lambda: crop.make_params([proxy]))
+    boxes = [[p["left"], p["top"], p["left"] + p["width"], p["top"] + p["height"]] for p in params]
+    return torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+
+
+def random_crop_offsets(
+    seeds: Sequence[int], height: int, width: int, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(top, left) int64 tensors (CPU): where ``v2.RandomCrop(size)`` cuts a ``height x width``
+    image under each seed (the paper's random 224 of the central 256)."""
+    crop = v2.RandomCrop(size)
+    proxy = _size_proxy(height, width)
+    params = _seeded_draws(seeds, lambda: crop.make_params([proxy]))
+    tops = [p["top"] for p in params]  # 0 where the image is no larger than the crop
+    lefts = [p["left"] for p in params]
+    return torch.tensor(tops, dtype=torch.int64), torch.tensor(lefts, dtype=torch.int64)
+
+
+def crops_at(
+    images: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor, size: int
+) -> torch.Tensor:
+    """(N, C, size, size): image n cut at (tops[n], lefts[n]), exact pixels, one gather."""
+    n = images.shape[0]
+    device = images.device
+    steps = torch.arange(size, device=device)
+    rows = tops.to(device)[:, None] + steps  # (N, size)
+    cols = lefts.to(device)[:, None] + steps
+    batch = torch.arange(n, device=device)[:, None, None]
+    # advanced indices around a slice put their dims first: (N, size, size, C)
+    cut = images[batch, :, rows[:, :, None], cols[:, None, :]]
+    return cut.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+
+
+def center_crops(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, size, size): v2.CenterCrop(size) of every image (a view, no copy)."""
+    height, width = images.shape[-2:]
+    top = int(round((height - size) / 2.0))
+    left = int(round((width - size) / 2.0))
+    return images[..., top : top + size, left : left + size]
+
+
+def ten_crops(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 10, C, size, size): the paper's ten test views in ``v2.TenCrop(size)``'s order:
+    top-left, top-right, bottom-left, bottom-right, centre, then the same of the mirrored image."""
+    height, width = images.shape[-2:]
+
+    def five(x: torch.Tensor) -> list[torch.Tensor]:
+        bottom, right = height - size, width - size
+        return [
+            x[..., :size, :size],
+            x[..., :size, right:],
+            x[..., bottom:, :size],
+            x[..., bottom:, right:],
+            center_crops(x, size),
+        ]
+
+    return torch.stack(five(images) + five(images.flip(-1)), dim=1)
+
+
+def resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Square images to size x size, antialiased bilinear (v2.Resize's filter), input dtype out."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    x = images.float()
+    out = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return _as_dtype(out, images.dtype)
+
+
+def resized_crops(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, size, size): box n (x1, y1, x2, y2 in pixels) of image n resized to size x size.
+
+    One ``roi_align`` call for the batch. ``aligned=True`` puts samples where bilinear
+    interpolation with half-pixel centres puts them; ``sampling_ratio=0`` averages
+    ceil(box side / size) bilinear samples per output pixel in each direction, a box filter over
+    the footprint that antialiased resizing spreads with a triangle instead. Against
+    ``v2.functional.resized_crop(..., antialias=True)`` on the same boxes the result differs by
+    about one grey level on average (tests/test_batch_crops.py pins the tolerance).
+    uint8 in, uint8 out (rounded).
+    """
+    n = images.shape[0]
+    rois = torch.cat(
+        [torch.arange(n, dtype=torch.float32)[:, None], boxes.to(torch.float32).reshape(n, 4)],
+        dim=1,
+    ).to(images.device)
+    x = images.float() if images.dtype != torch.float32 else images
+    out = roi_align(x, rois, (size, size), spatial_scale=1.0, sampling_ratio=0, aligned=True)
+    return _as_dtype(out, images.dtype)
+
+
+def _as_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    if dtype == torch.uint8:
+        return x.round_().clamp_(0, 255).to(torch.uint8)
+    return x.to(dtype)

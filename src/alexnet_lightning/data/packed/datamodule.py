@@ -1,0 +1,237 @@
+"""``data=packed``: training from a packed folder (``scripts/pack_dataset.py``).
+
+The loader does almost nothing: it gathers a batch's rows from the mapped array with one read
+and draws the batch's crops from the per-sample seeds (the same torchvision draws the per-image
+path makes). Cropping, flips, PCA lighting and normalisation run on the device as whole-batch
+ops in ``on_after_batch_transfer``. With ``packed_on_device`` the whole array lives in the
+device's memory and the loader hands over only row numbers and crop draws.
+
+Sizes: packed images are side x side. Crops behave as if the image had been resized to
+``round(image_size * eval_resize_ratio)`` (256 for 224, as in the per-image path): when ``side``
+differs, the paper crop, the centre crop and ten-crop first resize the batch on the device
+(antialiased). Pack at that side to skip the resize. RandomResizedCrop draws its box on the
+side x side image directly (so it sees the central square, not the whole photograph).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from alexnet_lightning.data.batch_crops import (
+    center_crops,
+    crops_at,
+    random_crop_offsets,
+    resize_batch,
+    resized_crop_boxes,
+    resized_crops,
+    ten_crops,
+)
+from alexnet_lightning.data.datamodule import ImageFolderDataModule
+from alexnet_lightning.data.folder import FolderInfo
+from alexnet_lightning.data.packed.store import PackedSplit, read_packed_manifest
+from alexnet_lightning.data.transforms import EVAL_RESIZE_RATIO, IMAGENET_MEAN, IMAGENET_STD
+from alexnet_lightning.errors import DataError
+
+
+class PackedRows(Dataset):
+    """Batches of one packed split: ``__getitems__`` gathers all of a batch's rows at once.
+
+    A batch is ``(images, targets, rows, draws)``: images uint8 (N, side, side, 3) (empty when
+    the array lives on the device), class indices, row numbers, and the crop draws of the
+    batch's per-sample seeds (``draw(seeds)``; empty for evaluation).
+    """
+
+    def __init__(self, split: PackedSplit, with_pixels: bool, draw=None) -> None:
+        self.split, self.with_pixels, self.draw = split, with_pixels, draw
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, key: Any) -> tuple:
+        return self.__getitems__([key])
+
+    def __getitems__(self, keys: Sequence[Any]) -> tuple:
+        if keys and isinstance(keys[0], tuple | list):  # (index, seed) from the shuffle sampler
+            rows = np.array([k[0] for k in keys], dtype=np.int64)
+            seeds = [int(k[1]) for k in keys]
+        else:
+            rows, seeds = np.array(keys, dtype=np.int64), None
+        draws = self.draw(seeds) if self.draw is not None and seeds is not None else torch.empty(0)
+        targets = torch.from_numpy(self.split.labels[rows])
+        if not self.with_pixels:
+            return torch.empty(0, dtype=torch.uint8), targets, torch.from_numpy(rows), draws
+        # one read of the rows in file order, then back into the sampler's order
+        order = np.argsort(rows, kind="stable")
+        images = np.empty((len(rows), *self.split.images.shape[1:]), dtype=np.uint8)
+        images[order] = self.split.images[rows[order]]
+        return torch.from_numpy(images), targets, torch.from_numpy(rows), draws
+
+
+def _identity(batch: tuple) -> tuple:
+    return batch
+
+
+class PackedDataModule(ImageFolderDataModule):
+    """ImageFolderDataModule's sampling, resume and augmentation over a packed folder."""
+
+    def __init__(
+        self,
+        root: str,
+        num_classes: int | None = None,
+        batch_size: int = 128,
+        num_workers: int = 4,
+        image_size: int = 224,
+        train_crop: str = "random_resized",
+        crop_scale: Sequence[float] = (0.08, 1.0),
+        crop_ratio: Sequence[float] = (3 / 4, 4 / 3),
+        eval_resize_ratio: float = EVAL_RESIZE_RATIO,
+        lighting_std: float = 0.1,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        pin_memory: bool = True,
+        persistent_workers: bool = True,
+        test_split: str = "test",
+        test_views: str = "center",
+        packed_on_device: bool = False,
+    ) -> None:
+        super().__init__(
+            root=root,
+            num_classes=num_classes,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            image_size=image_size,
+            train_crop=train_crop,
+            crop_scale=crop_scale,
+            crop_ratio=crop_ratio,
+            eval_resize_ratio=eval_resize_ratio,
+            lighting_std=lighting_std,
+            mean=mean,
+            std=std,
+            pin_memory=pin_memory,
+            persistent_workers=persistent_workers,
+            test_split=test_split,
+            test_views=test_views,
+        )
+        self.hparams["packed_on_device"] = bool(packed_on_device)
+        self._packed = None
+        self._splits: dict[str, PackedSplit] = {}
+        self._on_device_arrays: dict[str, torch.Tensor] = {}
+
+    # --- what the folder holds --------------------------------------------------------------
+    def inspect(self) -> FolderInfo:
+        if self._info is None:
+            self._packed = read_packed_manifest(self.root, self.hparams.num_classes)
+            p = self._packed
+            self._info = FolderInfo(p.root, p.classes, p.names, dict(p.counts))
+            if p.side < self.hparams.image_size:
+                raise DataError(
+                    f"{self.root} is packed at {p.side} px, smaller than data.image_size="
+                    f"{self.hparams.image_size}; pack it again with a larger --side"
+                )
+        return self._info
+
+    def _has_test(self) -> bool:
+        return (
+            self.hparams.test_split != "val"
+            and self.hparams.test_split in self.inspect().split_sizes
+        )
+
+    def _packed_split(self, split: str) -> str:
+        if split == "test":
+            return self.hparams.test_split if self._has_test() else "val"
+        return split
+
+    def _eval_side(self) -> int:
+        return round(self.hparams.image_size * self.hparams.eval_resize_ratio)
+
+    # --- loading ----------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        info = self.inspect()
+        wanted = {
+            "fit": ("train", "val"),
+            "validate": ("val",),
+            "test": ("test",),
+            "predict": ("test",),
+        }.get(stage or "fit", ("train", "val", "test"))
+        on_device = self.hparams.packed_on_device
+        for split in wanted:
+            if split in self.datasets:
+                continue
+            name = self._packed_split(split)
+            packed = PackedSplit(self.root, name, info.split_sizes[name])
+            self._splits[split] = packed
+            draw = self._draw if split == "train" else None
+            self.datasets[split] = PackedRows(packed, with_pixels=not on_device, draw=draw)
+            if on_device:
+                self._to_device(split, packed)
+
+    def _draw(self, seeds: list[int]) -> torch.Tensor:
+        """The crop parameters the per-image path would draw for these seeds (CPU, in workers)."""
+        hp = self.hparams
+        side = self._packed.side if self._packed is not None else self.inspect().side
+        if hp.train_crop == "paper":
+            crop_side = self._eval_side()
+            tops, lefts = random_crop_offsets(seeds, crop_side, crop_side, hp.image_size)
+            return torch.stack([tops, lefts], dim=1)
+        return resized_crop_boxes(seeds, side, side, hp.crop_scale, hp.crop_ratio)
+
+    def _device(self) -> torch.device:
+        return self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+
+    def _to_device(self, split: str, packed: PackedSplit) -> None:
+        device = self._device()
+        nbytes = packed.images.nbytes
+        if device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            # room left for the network, its activations and the batches
+            if nbytes > free - 4 * 2**30:
+                raise DataError(
+                    f"the packed {split} split of {self.root} needs {nbytes / 2**30:.1f} GiB and "
+                    f"{device} has {free / 2**30:.1f} GiB free (4 GiB kept for training); set "
+                    "data.packed_on_device=false to read it from host memory"
+                )
+        self._on_device_arrays[split] = torch.from_numpy(np.ascontiguousarray(packed.images)).to(
+            device
+        )
+
+    def _seeded(self, dataset: Dataset) -> Dataset:
+        return dataset  # the seeds travel to __getitems__ as they are; the draws happen there
+
+    def _collate(self, split: str):
+        return _identity
+
+    # --- on the device ----------------------------------------------------------------------
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        return batch
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        images, targets, rows, draws = batch
+        training = self.trainer is not None and self.trainer.training
+        split = "train" if training else self._current_eval_split()
+        if images.numel() == 0 and len(rows) > 0:  # the array lives on the device
+            images = self._on_device_arrays[split][rows]
+        x = images.permute(0, 3, 1, 2)  # NHWC storage: a channels_last NCHW view
+        crops = self._crop(x, draws, training)
+        return self.augment(crops, train=training), targets
+
+    def _current_eval_split(self) -> str:
+        trainer = self.trainer
+        if trainer is not None and trainer.testing:
+            return "test"
+        return "val"
+
+    def _crop(self, x: torch.Tensor, draws: torch.Tensor, training: bool) -> torch.Tensor:
+        hp = self.hparams
+        if training and hp.train_crop == "random_resized":
+            return resized_crops(x, draws, hp.image_size)
+        x = resize_batch(x, self._eval_side())
+        if training:
+            return crops_at(x, draws[:, 0], draws[:, 1], hp.image_size)
+        if hp.test_views == "ten_crop" and self.trainer is not None and self.trainer.testing:
+            return ten_crops(x, hp.image_size)
+        return center_crops(x, hp.image_size).contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,106 @@
+"""The packed dataset on disk, and reading it back.
+
+A packed folder holds, per split, ``<split>_images.npy`` (uint8, N x side x side x 3, the paper's
+preprocessing: shorter side resized to ``side``, central square) and ``<split>_labels.npy``
+(int64, N), plus ``manifest.json`` (written last: a folder with one is complete). numpy maps the
+image array without reading it, so a loader touches only the rows of its batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alexnet_lightning.errors import DataError
+
+MANIFEST_NAME = "manifest.json"
+FORMAT = "packed-1"
+PACK_HINT = (
+    "pack an ImageFolder tree with: python scripts/pack_dataset.py --source <tree> --dest {root}"
+)
+
+
+def images_path(root: Path, split: str) -> Path:
+    return root / f"{split}_images.npy"
+
+
+def labels_path(root: Path, split: str) -> Path:
+    return root / f"{split}_labels.npy"
+
+
+@dataclass
+class PackedInfo:
+    """What a packed folder holds (from its manifest)."""
+
+    root: Path
+    classes: list[str]
+    names: list[str]
+    side: int
+    counts: dict[str, int]
+    manifest: dict[str, Any]
+
+
+def read_packed_manifest(root: str | Path, num_classes: int | None = None) -> PackedInfo:
+    """Check a packed folder and return its manifest; one DataError naming the fix if it is off."""
+    root = Path(root).expanduser()
+    hint = PACK_HINT.format(root=root)
+    path = root / MANIFEST_NAME
+    if not root.is_dir():
+        raise DataError(f"packed dataset folder {root} does not exist; {hint}")
+    if not path.is_file():
+        raise DataError(f"{root} holds no packed dataset (no {MANIFEST_NAME}); {hint}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read {path} ({err}); {hint}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise DataError(
+            f"{path} is not the manifest of a packed dataset (format {FORMAT}); "
+            f"for an ImageFolder tree use data=imagefolder, or {hint}"
+        )
+    info = PackedInfo(
+        root=root,
+        classes=[str(c) for c in manifest["classes"]],
+        names=[str(n) for n in manifest["names"]],
+        side=int(manifest["side"]),
+        counts={str(k): int(v) for k, v in manifest["counts"].items()},
+        manifest=manifest,
+    )
+    if num_classes is not None and len(info.classes) != num_classes:
+        raise DataError(
+            f"data.num_classes={num_classes} but the packed dataset {root} has "
+            f"{len(info.classes)} classes; set data.num_classes={len(info.classes)} or null"
+        )
+    for split in ("train", "val"):
+        if split not in info.counts:
+            raise DataError(f"{root} has no packed {split} split; {hint}")
+    return info
+
+
+class PackedSplit:
+    """One split of a packed folder: the mapped image array and its labels."""
+
+    def __init__(self, root: Path, split: str, expected: int | None = None) -> None:
+        try:
+            self.images = np.load(images_path(root, split), mmap_mode="r")
+            self.labels = np.load(labels_path(root, split))
+        except (OSError, ValueError) as err:
+            raise DataError(
+                f"cannot read the packed {split} split of {root} ({err}); "
+                + PACK_HINT.format(root=root)
+            ) from None
+        if self.images.ndim != 4 or self.images.dtype != np.uint8 or self.images.shape[-1] != 3:
+            raise DataError(f"{images_path(root, split)} is not N x side x side x 3 uint8; repack")
+        if len(self.labels) != len(self.images) or (
+            expected is not None and len(self.images) != expected
+        ):
+            raise DataError(
+                f"{root}: the {split} images, labels and manifest disagree on the count; repack"
+            )
+
+    def __len__(self) -> int:
+        return len(self.labels)
