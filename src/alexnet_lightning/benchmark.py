@@ -289,7 +289,8 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
             compute[name] = plain_loop_rates(model, batches, augment, case["precision"], cfg)
             del model
         steps = cfg.warmup_batches + cfg.windows * cfg.window_batches
-        fit = fit_rates(_model(cfg, info.names), SameBatches(datamodule, batches, steps), cfg, cfg.seed)
+        same_batches = SameBatches(datamodule, batches, steps)
+        fit = fit_rates(_model(cfg, info.names), same_batches, cfg, cfg.seed)
         datamodule.trainer = _stub_trainer(device)  # fit left its finished trainer there
         # the plain loop on both sides of Trainer.fit: a drifting machine (shared cores) then
         # does not decide the tax
@@ -469,4 +470,3 @@ def format_table(result: dict[str, Any]) -> str:
             f"PSS of {result['memory_workers']} persistent workers after each epoch: {by_epoch} MB"
         )
     return "\n".join(lines)
-

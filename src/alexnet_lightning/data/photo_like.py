@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     write_photo_like(
         args.dest, args.classes, args.per_class, (width, height), args.val_per_class, args.workers
     )
-    print(f"{args.dest}: {args.classes} x {args.per_class} JPEGs in {time.perf_counter() - start:.1f} s")
+    seconds = time.perf_counter() - start
+    print(f"{args.dest}: {args.classes} x {args.per_class} JPEGs in {seconds:.1f} s")
 
 
 if __name__ == "__main__":
