@@ -10,13 +10,13 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
+from alexnet_lightning.data.batch_crops import resized_crops
 from alexnet_lightning.data.decode import (
     DecodeRandomResizedCrop,
     DecodeShorterSide,
     decode_rgb,
     draft_factor,
 )
-from alexnet_lightning.data.batch_crops import resized_crops
 from alexnet_lightning.data.device_decode import _canvas
 from alexnet_lightning.data.folder import load_rgb
 from alexnet_lightning.data.transforms import (
