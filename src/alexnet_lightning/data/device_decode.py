@@ -3,7 +3,8 @@
 When the CPU cannot decode JPEGs as fast as the GPU trains, the loader workers only read file
 bytes and the main process decodes the batch with one ``torchvision.io.decode_jpeg(device=...)``
 call, then crops the whole batch with one roi_align on the device. CUDA cannot run inside
-loader workers, hence the main process. On the CPU the same code runs with ``device="cpu"``, which is how it is tested.
+loader workers, hence the main process. On the CPU the same code runs with ``device="cpu"``,
+which is how it is tested.
 """
 
 from __future__ import annotations
