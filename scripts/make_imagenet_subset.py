@@ -15,6 +15,7 @@ import logging
 import sys
 
 from alexnet_lightning.data.imagenet import build_subset, load_manifest
+from alexnet_lightning.data.packed import pack_dataset
 from alexnet_lightning.errors import UserError
 
 
@@ -52,6 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="hard-link instead of copy (symlink across filesystems); not with --resize",
     )
+    parser.add_argument(
+        "--pack",
+        action="store_true",
+        help="then pack the subset for data=packed into --pack-dest (default <dest>_packed)",
+    )
+    parser.add_argument("--pack-dest", help="where --pack writes (default <dest>_packed)")
+    parser.add_argument("--pack-side", type=int, default=256, help="--pack's side (default 256)")
     parser.add_argument("--workers", type=int, help="parallel processes (default: CPU count)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser.parse_args(argv)
@@ -74,6 +82,15 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             progress=not args.no_progress,
         )
+        if args.pack:
+            packed = pack_dataset(
+                dest,
+                args.pack_dest or f"{str(dest).rstrip('/')}_packed",
+                args.pack_side,
+                workers=args.workers,
+                progress=not args.no_progress,
+            )
+            print(f"packed for data=packed: {packed}")
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -5,12 +5,14 @@ import torch
 from torchvision.transforms import v2
 
 from alexnet_lightning.data.batch_crops import (
+    _gathered_crops,
     center_crops,
     crops_at,
     random_crop_offsets,
     resize_batch,
     resized_crop_boxes,
     resized_crops,
+    resized_crops_per_image,
     ten_crops,
 )
 from alexnet_lightning.data.transforms import paper_crop
@@ -49,6 +51,9 @@ def test_crops_at_works_on_a_channels_last_view_of_an_nhwc_array():
     nchw = nhwc.permute(0, 3, 1, 2)
     tops, lefts = torch.tensor([0, 1, 2, 4]), torch.tensor([4, 3, 0, 1])
     out = crops_at(nchw, tops, lefts, 16)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    # the accelerators' one-op gather cuts the same pixels as the CPU's slices
+    assert torch.equal(_gathered_crops(nchw, tops, lefts, 16), out)
     for i in range(4):
         t, left = int(tops[i]), int(lefts[i])
         assert torch.equal(out[i], nchw[i, :, t : t + 16, left : left + 16])
@@ -101,3 +106,13 @@ def test_resize_batch_matches_v2_resize():
     reference = v2.Resize(73, antialias=True)(images)
     assert out.shape == reference.shape
     assert (out.float() - reference.float()).abs().max() <= 1
+
+
+def test_resized_crops_per_image_are_torchvisions_pixels():
+    images = _photo_like(len(SEEDS), 96).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+    boxes = resized_crop_boxes(SEEDS, 96, 96, scale=(0.2, 1.0))
+    out = resized_crops_per_image(images, boxes, 40)
+    assert out.shape == (len(SEEDS), 3, 40, 40)
+    crop = v2.RandomResizedCrop(40, scale=(0.2, 1.0), antialias=True)
+    for got, img, seed in zip(out, images, SEEDS, strict=True):
+        assert torch.equal(got, _seeded(crop, img, seed))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torchvision.transforms import v2
 
 from alexnet_lightning.data import datamodule as folder_dm
 from alexnet_lightning.data.packed import pack as pack_module
@@ -136,13 +137,15 @@ def _batch(module: PackedDataModule, keys) -> tuple:
     return module.datasets["train"].__getitems__(keys)
 
 
-def test_packed_paper_crops_equal_the_per_image_path_bitwise(packed, source):
+@pytest.mark.parametrize("in_loader", [False, True], ids=["on_device", "in_loader"])
+def test_packed_paper_crops_equal_the_per_image_path_bitwise(packed, source, in_loader):
     options = {"image_size": 64, "train_crop": "paper", "lighting_std": 0.0}
-    module = PackedDataModule(str(packed), **options)
+    module = PackedDataModule(str(packed), crop_in_loader=in_loader, **options)
     module.setup("fit")
     keys = [(i, 1000 + 7 * i) for i in (5, 0, 47, 12, 30)]
     images, targets, _, draws = _batch(module, keys)
-    crops = module._crop(images.permute(0, 3, 1, 2), draws, training=True)
+    on_device = not in_loader
+    crops = module._crop(images.permute(0, 3, 1, 2), draws, split="train") if on_device else images
     # the per-image path: ImageFolderDataModule's worker transform under the same seeds
     reference = folder_dm.ImageFolderDataModule(str(source), **options)
     reference.setup("fit")
@@ -152,10 +155,31 @@ def test_packed_paper_crops_equal_the_per_image_path_bitwise(packed, source):
     assert targets.tolist() == [per_image[key][1] for key in keys]
 
 
-def test_batches_are_the_same_with_loader_workers(packed):
+def test_cpu_random_resized_crops_in_the_loader_are_torchvisions_exact_pixels(packed):
+    module = PackedDataModule(str(packed), image_size=64, crop_scale=(0.3, 1.0))
+    module.setup("fit")  # no trainer: the CPU, so the loader crops
+    keys = [(i, 31 * i + 5) for i in (3, 40, 0, 22, 9, 17)]
+    crops, targets, rows, draws = _batch(module, keys)
+    assert crops.shape == (6, 3, 64, 64) and crops.is_contiguous(memory_format=torch.channels_last)
+    square = torch.from_numpy(np.load(packed / "train_images.npy")).permute(0, 3, 1, 2)
+    crop = v2.RandomResizedCrop(64, scale=(0.3, 1.0), ratio=(3 / 4, 4 / 3), antialias=True)
+    for got, (row, seed) in zip(crops, keys, strict=True):
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            assert torch.equal(got, crop(square[row]))
+    assert len({tuple(d) for d in draws.tolist()}) == 6  # the seeds draw different boxes
+
+
+@pytest.mark.parametrize("in_loader", [False, True], ids=["on_device", "in_loader"])
+def test_batches_are_the_same_with_loader_workers(packed, in_loader):
     def batches(workers: int) -> list:
         module = PackedDataModule(
-            str(packed), image_size=64, batch_size=8, num_workers=workers, persistent_workers=True
+            str(packed),
+            image_size=64,
+            batch_size=8,
+            num_workers=workers,
+            persistent_workers=True,
+            crop_in_loader=in_loader,
         )
         module.setup("fit")
         return [b for _, b in zip(range(3), module.train_dataloader(), strict=False)]
@@ -165,7 +189,8 @@ def test_batches_are_the_same_with_loader_workers(packed):
     ):
         assert torch.equal(a_img, b_img) and torch.equal(a_draws, b_draws)
         assert torch.equal(a_t, b_t) and torch.equal(a_rows, b_rows)
-        assert a_img.shape == (8, 73, 73, 3) and a_draws.shape == (8, 4)
+        assert a_img.shape == ((8, 3, 64, 64) if in_loader else (8, 73, 73, 3))
+        assert a_draws.shape == (8, 4)
 
 
 # --- through scripts/train.py ----------------------------------------------------------------

@@ -16,6 +16,7 @@ side x side image directly (so it sees the central square, not the whole photogr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,13 +30,16 @@ from alexnet_lightning.data.batch_crops import (
     resize_batch,
     resized_crop_boxes,
     resized_crops,
+    resized_crops_per_image,
     ten_crops,
 )
 from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.folder import FolderInfo
 from alexnet_lightning.data.packed.store import PackedSplit, read_packed_manifest
 from alexnet_lightning.data.transforms import EVAL_RESIZE_RATIO, IMAGENET_MEAN, IMAGENET_STD
-from alexnet_lightning.errors import DataError
+from alexnet_lightning.errors import ConfigError, DataError
+
+JPEG_ONLY_OPTIONS = {"decoder", "reduced_decode", "cache_decoded", "on_bad_image", "missing_hint"}
 
 
 class PackedRows(Dataset):
@@ -43,11 +47,12 @@ class PackedRows(Dataset):
 
     A batch is ``(images, targets, rows, draws)``: images uint8 (N, side, side, 3) (empty when
     the array lives on the device), class indices, row numbers, and the crop draws of the
-    batch's per-sample seeds (``draw(seeds)``; empty for evaluation).
+    batch's per-sample seeds (``draw(seeds)``; empty for evaluation). With ``crop``, the worker
+    cuts the crops itself: images are then the (N, 3, size, size) crops, ``crop(images, draws)``.
     """
 
-    def __init__(self, split: PackedSplit, with_pixels: bool, draw=None) -> None:
-        self.split, self.with_pixels, self.draw = split, with_pixels, draw
+    def __init__(self, split: PackedSplit, with_pixels: bool, draw=None, crop=None) -> None:
+        self.split, self.with_pixels, self.draw, self.crop = split, with_pixels, draw, crop
 
     def __len__(self) -> int:
         return len(self.split)
@@ -69,7 +74,10 @@ class PackedRows(Dataset):
         order = np.argsort(rows, kind="stable")
         images = np.empty((len(rows), *self.split.images.shape[1:]), dtype=np.uint8)
         images[order] = self.split.images[rows[order]]
-        return torch.from_numpy(images), targets, torch.from_numpy(rows), draws
+        pixels = torch.from_numpy(images)
+        if self.crop is not None:
+            pixels = self.crop(pixels.permute(0, 3, 1, 2), draws)
+        return pixels, targets, torch.from_numpy(rows), draws
 
 
 def _identity(batch: tuple) -> tuple:
@@ -98,7 +106,21 @@ class PackedDataModule(ImageFolderDataModule):
         test_split: str = "test",
         test_views: str = "center",
         packed_on_device: bool = False,
+        crop_in_loader: bool | None = None,
+        decode_on_device: bool = False,
+        **jpeg_options: Any,
     ) -> None:
+        # conf/data/packed.yaml takes imagefolder.yaml's keys so that experiments written for
+        # the JPEG path compose with data=packed; those about decoding files (decoder,
+        # reduced_decode, cache_decoded, on_bad_image, missing_hint) have nothing to act on.
+        unknown = set(jpeg_options) - JPEG_ONLY_OPTIONS
+        if unknown:
+            raise TypeError(f"PackedDataModule got unexpected arguments {sorted(unknown)}")
+        if decode_on_device:
+            raise ConfigError(
+                "data.decode_on_device=true: a packed dataset is decoded already; drop it "
+                "(data.packed_on_device=true keeps the decoded array in GPU memory instead)"
+            )
         super().__init__(
             root=root,
             num_classes=num_classes,
@@ -118,6 +140,8 @@ class PackedDataModule(ImageFolderDataModule):
             test_views=test_views,
         )
         self.hparams["packed_on_device"] = bool(packed_on_device)
+        self.hparams["crop_in_loader"] = None if crop_in_loader is None else bool(crop_in_loader)
+        self._crops_in_loader = False
         self._packed = None
         self._splits: dict[str, PackedSplit] = {}
         self._on_device_arrays: dict[str, torch.Tensor] = {}
@@ -159,6 +183,12 @@ class PackedDataModule(ImageFolderDataModule):
             "predict": ("test",),
         }.get(stage or "fit", ("train", "val", "test"))
         on_device = self.hparams.packed_on_device
+        in_loader = self.hparams.crop_in_loader
+        if in_loader is None:
+            # Training on the CPU: the workers crop, so the main process only trains. On an
+            # accelerator the crop stays one batched op there.
+            in_loader = self._device().type == "cpu"
+        self._crops_in_loader = bool(in_loader) and not on_device
         for split in wanted:
             if split in self.datasets:
                 continue
@@ -166,7 +196,10 @@ class PackedDataModule(ImageFolderDataModule):
             packed = PackedSplit(self.root, name, info.split_sizes[name])
             self._splits[split] = packed
             draw = self._draw if split == "train" else None
-            self.datasets[split] = PackedRows(packed, with_pixels=not on_device, draw=draw)
+            crop = partial(self._crop, split=split) if self._crops_in_loader else None
+            self.datasets[split] = PackedRows(
+                packed, with_pixels=not on_device, draw=draw, crop=crop
+            )
             if on_device:
                 self._to_device(split, packed)
 
@@ -213,10 +246,12 @@ class PackedDataModule(ImageFolderDataModule):
         images, targets, rows, draws = batch
         training = self.trainer is not None and self.trainer.training
         split = "train" if training else self._current_eval_split()
+        if self._crops_in_loader:
+            return self.augment(images, train=training), targets
         if images.numel() == 0 and len(rows) > 0:  # the array lives on the device
             images = self._on_device_arrays[split][rows]
         x = images.permute(0, 3, 1, 2)  # NHWC storage: a channels_last NCHW view
-        crops = self._crop(x, draws, training)
+        crops = self._crop(x, draws, split=split)
         return self.augment(crops, train=training), targets
 
     def _current_eval_split(self) -> str:
@@ -225,13 +260,17 @@ class PackedDataModule(ImageFolderDataModule):
             return "test"
         return "val"
 
-    def _crop(self, x: torch.Tensor, draws: torch.Tensor, training: bool) -> torch.Tensor:
+    def _crop(self, x: torch.Tensor, draws: torch.Tensor, split: str) -> torch.Tensor:
+        """The split's crops of a batch (N, 3, side, side), on the batch's device."""
         hp = self.hparams
+        training = split == "train"
         if training and hp.train_crop == "random_resized":
+            if x.device.type == "cpu":  # torchvision's exact pixels, and faster there
+                return resized_crops_per_image(x, draws, hp.image_size)
             return resized_crops(x, draws, hp.image_size)
         x = resize_batch(x, self._eval_side())
         if training:
             return crops_at(x, draws[:, 0], draws[:, 1], hp.image_size)
-        if hp.test_views == "ten_crop" and self.trainer is not None and self.trainer.testing:
+        if split == "test" and hp.test_views == "ten_crop":
             return ten_crops(x, hp.image_size)
         return center_crops(x, hp.image_size).contiguous(memory_format=torch.channels_last)
