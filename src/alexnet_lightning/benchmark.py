@@ -24,6 +24,8 @@ from typing import Any
 
 import lightning as L
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import move_data_to_device
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -77,7 +79,7 @@ def data_path_config(cfg: DictConfig, spec: DictConfig) -> DictConfig | str:
     if "root" in changes and changes["root"] is None:
         return "skipped: no packed_root (a folder made by scripts/pack_dataset.py)"
     if spec.get("group"):
-        data = OmegaConf.load(CONF_DIR / "data" / f"{spec.group}.yaml")
+        data = _data_group(spec.group, changes.get("root", "unset"))
         shared = set(data) - {"_target_", "root", "num_classes"}
         for key in shared & set(cfg.data):
             data[key] = cfg.data[key]
@@ -86,6 +88,17 @@ def data_path_config(cfg: DictConfig, spec: DictConfig) -> DictConfig | str:
     for key, value in changes.items():
         data[key] = value
     return data
+
+
+def _data_group(group: str, root: str) -> DictConfig:
+    """conf/data/<group>.yaml as Hydra composes it (its own defaults included)."""
+    overrides = [f"data={group}", f"data.root={root}"]
+    if GlobalHydra.instance().is_initialized():  # inside scripts/benchmark.py
+        composed = compose(config_name="benchmark", overrides=overrides)
+    else:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            composed = compose(config_name="benchmark", overrides=overrides)
+    return OmegaConf.create(OmegaConf.to_container(composed.data, resolve=True))
 
 
 def make_datamodule(data_cfg: DictConfig, device: torch.device) -> Any:
