@@ -16,6 +16,7 @@ drained before their clock starts (``timing.loader_steps``). Worker memory is PS
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,6 +48,7 @@ from alexnet_lightning.timing import (
 )
 from alexnet_lightning.utils.run_files import write_json
 
+log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
@@ -323,7 +325,12 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
         for name, spec in (cfg.get("data_paths") or {}).items():
             if spec is None:  # data_paths.<name>=null turns a path off
                 continue
-            result["data_paths"][str(name)] = data_path_figures(cfg, spec, device, info.names)
+            try:
+                figures = data_path_figures(cfg, spec, device, info.names)
+            except Exception as err:  # noqa: BLE001 - one broken path must not lose the rest
+                log.exception("data path %s failed", name)
+                figures = {"note": f"failed: {type(err).__name__}: {err}"[:300]}
+            result["data_paths"][str(name)] = figures
         if cfg.memory_epochs > 0:
             result["memory_workers"] = int(cfg.memory_workers or os.cpu_count() or 1)
             result["worker_pss_mb_by_epoch"] = worker_memory_by_epoch(
@@ -458,7 +465,8 @@ def format_table(result: dict[str, Any]) -> str:
     )
     for name, figures in result["data_paths"].items():
         if "note" in figures:
-            lines.append(f"| {name}: end to end | - | - | {figures['note']} |")
+            note = figures["note"].replace("|", "/").replace("\n", " ")
+            lines.append(f"| {name}: end to end | - | - | {note} |")
             continue
         lines.append(row(f"{name}: input alone (loader + device hooks)", figures["input"]))
         lines.append(
