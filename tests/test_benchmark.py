@@ -48,8 +48,9 @@ def test_loader_windows_do_not_count_prefetched_batches(drain, monkeypatch):
         monkeypatch.setattr("alexnet_lightning.timing.queue_depth", lambda loader: 0)
     # 2 workers x 2 samples x 25 ms: at most 2 / 0.05 = 40 batches, 80 images a second
     loader = FilledFirst(SlowSamples(0.025), batch_size=2, num_workers=2, prefetch_factor=4)
-    rates = timed_windows(loader_steps(loader), warmup=1, windows=3, per_window=4)
-    honest = max(rates) < 80 * 1.15  # a window served from the queue would be far above
+    rates = timed_windows(loader_steps(loader), warmup=1, windows=3, per_window=8)
+    # a window served from the queue would be far above (the workers' phases may drift a little)
+    honest = max(rates) < 80 * 1.25
     assert honest == drain, rates
     assert min(rates) > 10, rates  # and it does measure the workers
 

@@ -172,7 +172,7 @@ class PSSSampler:
     ``interval`` seconds (Linux; elsewhere it reports 0).
     """
 
-    def __init__(self, interval: float = 0.2) -> None:
+    def __init__(self, interval: float = 1.0) -> None:
         self.interval, self.main_mb, self.workers_mb = interval, 0.0, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
