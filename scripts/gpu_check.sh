@@ -27,7 +27,7 @@ if [[ -n "${GPU_CHECK_SMOKE:-}" ]]; then
     CLASSES=4; PER_CLASS=16; SIDE=73   # 73 = image_size 64 x 256/224
     RUN=(accelerator=cpu data.image_size=64 data.batch_size=8 data.num_workers=1
          warmup_batches=2 windows=2 window_batches=2
-         "compute_cases={fp32: {precision: 32-true}}")
+         "compute_cases={fp32: {precision: 32-true}, bf16: {precision: bf16-mixed}}")
 else
     DATA=${GPU_CHECK_DATA:-data/gpu_check}
     CLASSES=8; PER_CLASS=600; SIDE=256
@@ -52,9 +52,10 @@ echo "== data ready after ${SECONDS} s; measuring"
 
 if ! $PY scripts/benchmark.py data=imagefolder data.root="$DATA/jpeg" data.num_classes=null \
     packed_root="$DATA/packed" model.net.variant=seed "${RUN[@]}" \
-    hydra.run.dir="$OUT" >"$OUT/table.md" 2>"$OUT/benchmark.log"; then
+    hydra.run.dir="$OUT" >"$OUT/benchmark.log" 2>&1; then
     tail -n 30 "$OUT/benchmark.log"
     exit 1
 fi
+echo
 cat "$OUT/table.md"
 echo "== gpu_check done in ${SECONDS} s; $OUT/benchmark.json has every window"

@@ -276,7 +276,7 @@ def _check(cfg: DictConfig) -> torch.device:
 
 
 def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
-    """All measurements; writes ``benchmark.json`` into the run folder and returns it."""
+    """All measurements; writes ``benchmark.json`` and ``table.md`` into the run folder."""
     device = _check(cfg)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = make_datamodule(cfg.data, device)
@@ -302,11 +302,13 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
             changes = {"channels_last": case["channels_last"], "compile": case["compile"]}
             model = _model(cfg, info.names, **changes).to(device)
             compute[name] = plain_loop_rates(model, batches, augment, case["precision"], cfg)
+            _progress(f"compute {name}", compute[name])
             del model
         steps = cfg.warmup_batches + cfg.windows * cfg.window_batches
         same_batches = SameBatches(datamodule, batches, steps)
         fit = fit_rates(_model(cfg, info.names), same_batches, cfg, cfg.seed)
         datamodule.trainer = _stub_trainer(device)  # fit left its finished trainer there
+        _progress("Trainer.fit, same batches", fit.rates)
         # the plain loop on both sides of Trainer.fit: a drifting machine (shared cores) then
         # does not decide the tax
         plain_sums, plain_model = Checksums(), _model(cfg, info.names).to(device)
@@ -331,6 +333,7 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
                 log.exception("data path %s failed", name)
                 figures = {"note": f"failed: {type(err).__name__}: {err}"[:300]}
             result["data_paths"][str(name)] = figures
+            log.info("data path %s: %s", name, figures)
         if cfg.memory_epochs > 0:
             result["memory_workers"] = int(cfg.memory_workers or os.cpu_count() or 1)
             result["worker_pss_mb_by_epoch"] = worker_memory_by_epoch(
@@ -342,7 +345,13 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
             figures["of_input"] = figures["end_to_end"]["median"] / figures["input"]["median"]
     result["peak_pss_mb"] = {"main": memory.main_mb, "workers": memory.workers_mb}
     write_json(Path(cfg.paths.output_dir) / "benchmark.json", result)
+    (Path(cfg.paths.output_dir) / "table.md").write_text(format_table(result) + "\n")
     return result
+
+
+def _progress(what: str, rates: list[float]) -> None:
+    """Each figure as soon as it exists: a check cut short by its time limit still tells."""
+    log.info("%s: %.0f images/s (median of %s)", what, summarise(rates)["median"], len(rates))
 
 
 def _augment_with(datamodule: Any, device: torch.device) -> Callable[[Any], Any]:
