@@ -3,6 +3,13 @@ the training loader's images/s on the full-size versus the pre-resized copy.
 
     python scripts/benchmark_subset.py --classes 4 --per-class 150 --size 500x375 --workers 2
 
+With ``--pack`` it instead packs the generated set (``--pack-side``, 256) and times the training
+loader of data=packed against the JPEG loader on the same files, alternating the two
+(``--rounds``), with the same crop (RandomResizedCrop to ``--image-size``, or ``--train-crop
+paper``), batch size and workers. Each figure is a steady rate: persistent workers, one epoch of
+warm-up, then ``--epochs`` epochs timed from the epoch's first request (nothing prefetched before
+the window counts).
+
 The source is generated (ImageNet-sized JPEGs of smooth noise), so no data is needed.
 """
 
@@ -18,9 +25,12 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.decode import DecodeRandomResizedCrop
 from alexnet_lightning.data.folder import ImageFiles, collate_skipping_bad
 from alexnet_lightning.data.imagenet import build_subset
+from alexnet_lightning.data.packed import pack_dataset
+from alexnet_lightning.data.packed.datamodule import PackedDataModule
 
 WNIDS = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916"]
 
@@ -56,6 +66,52 @@ def loader_rate(root: Path, image_size: int, workers: int, batch_size: int) -> f
     return seen / (time.perf_counter() - start)
 
 
+def steady_rate(loader: DataLoader, epochs: int) -> float:
+    """Images/s over ``epochs`` epochs after one warm-up epoch (workers started, files cached)."""
+    for _ in loader:
+        pass
+    start, seen = time.perf_counter(), 0
+    for _ in range(epochs):
+        for batch in loader:
+            seen += batch[0].shape[0]
+    return seen / (time.perf_counter() - start)
+
+
+def compare_packed(source: Path, packed: Path, args: argparse.Namespace) -> dict:
+    """The training loaders of data=imagefolder and data=packed, alternating, same settings.
+
+    Both yield what training gets before the (shared) on-device flip/lighting/normalisation:
+    uint8 crops. No trainer is attached, so the packed loader's workers crop (its CPU mode).
+    """
+    common = {
+        "batch_size": args.batch_size,
+        "num_workers": args.workers,
+        "image_size": args.image_size,
+        "train_crop": args.train_crop,
+        "persistent_workers": args.workers > 0,
+        "num_classes": None,
+    }
+    modules = {
+        "jpeg": ImageFolderDataModule(str(source), **common),
+        "packed": PackedDataModule(str(packed), **common),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in modules}
+    loaders = {}
+    for name, module in modules.items():
+        module.setup("fit")
+        loaders[name] = module.train_dataloader()
+    for _ in range(args.rounds):
+        for name, loader in loaders.items():
+            rates[name].append(steady_rate(loader, args.epochs))
+    ratios = [p / j for p, j in zip(rates["packed"], rates["jpeg"], strict=True)]
+    return {
+        "loader_jpeg_img_s": rates["jpeg"],
+        "loader_packed_img_s": rates["packed"],
+        "packed_over_jpeg": ratios,
+        "packed_over_jpeg_median": float(np.median(ratios)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--classes", type=int, default=4)
@@ -69,8 +125,27 @@ def main() -> None:
     parser.add_argument(
         "--keep", help="leave the two subsets here (<keep>/copy, <keep>/resize) for later runs"
     )
+    parser.add_argument("--pack", action="store_true", help="time data=packed against JPEGs")
+    parser.add_argument("--pack-side", type=int, default=256)
+    parser.add_argument("--train-crop", default="random_resized", help="or paper (--pack)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations (--pack)")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per figure (--pack)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
+    if args.pack:
+        results = {"settings": vars(args)}
+        with tempfile.TemporaryDirectory() as scratch:
+            tmp = Path(scratch)
+            make_source(tmp / "src", args.classes, args.per_class, size)
+            images = sum(1 for _ in (tmp / "src").rglob("*.JPEG"))
+            start = time.perf_counter()
+            pack_dataset(
+                tmp / "src", tmp / "packed", args.pack_side, workers=args.workers, progress=False
+            )
+            results["pack_img_s"] = images / (time.perf_counter() - start)
+            results.update(compare_packed(tmp / "src", tmp / "packed", args))
+        report(results, args.out)
+        return
 
     results: dict = {"settings": vars(args)}
     with tempfile.TemporaryDirectory() as scratch:
@@ -88,9 +163,15 @@ def main() -> None:
             results[f"loader_{name}_img_s"] = loader_rate(
                 target, args.image_size, args.workers, args.batch_size
             )
+    report(results, args.out)
+
+
+def report(results: dict, out: str) -> None:
     for key, value in results.items():
-        print(f"{key:24s} {value:.0f}" if isinstance(value, float) else f"{key:24s} {value}")
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        if isinstance(value, list):
+            value = " ".join(f"{v:.3g}" for v in value)
+        print(f"{key:24s} {value:.3g}" if isinstance(value, float) else f"{key:24s} {value}")
+    Path(out).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -116,3 +116,17 @@ def test_resized_crops_per_image_are_torchvisions_pixels():
     crop = v2.RandomResizedCrop(40, scale=(0.2, 1.0), antialias=True)
     for got, img, seed in zip(out, images, SEEDS, strict=True):
         assert torch.equal(got, _seeded(crop, img, seed))
+
+
+def test_crops_with_rows_cut_straight_out_of_the_whole_array():
+    whole = _photo_like(6, 48).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+    rows = torch.tensor([4, 0, 4, 2])
+    tops, lefts = torch.tensor([0, 5, 9, 16]), torch.tensor([16, 2, 0, 7])
+    gathered = whole[rows]
+    assert torch.equal(crops_at(whole, tops, lefts, 32, rows), crops_at(gathered, tops, lefts, 32))
+    assert torch.equal(
+        _gathered_crops(whole, tops, lefts, 32, rows), crops_at(gathered, tops, lefts, 32)
+    )
+    boxes = resized_crop_boxes([1, 2, 3, 4], 48, 48)
+    direct = resized_crops_per_image(whole, boxes, 24, rows)
+    assert torch.equal(direct, resized_crops_per_image(gathered, boxes, 24))

@@ -70,14 +70,14 @@ class PackedRows(Dataset):
         targets = torch.from_numpy(self.split.labels[rows])
         if not self.with_pixels:
             return torch.empty(0, dtype=torch.uint8), targets, torch.from_numpy(rows), draws
+        if self.crop is not None:  # the crops straight out of the mapped file: no batch copy
+            crops = self.crop(self.split.pixels(), draws, rows=torch.from_numpy(rows))
+            return crops, targets, torch.from_numpy(rows), draws
         # one read of the rows in file order, then back into the sampler's order
         order = np.argsort(rows, kind="stable")
         images = np.empty((len(rows), *self.split.images.shape[1:]), dtype=np.uint8)
         images[order] = self.split.images[rows[order]]
-        pixels = torch.from_numpy(images)
-        if self.crop is not None:
-            pixels = self.crop(pixels.permute(0, 3, 1, 2), draws)
-        return pixels, targets, torch.from_numpy(rows), draws
+        return torch.from_numpy(images), targets, torch.from_numpy(rows), draws
 
 
 def _identity(batch: tuple) -> tuple:
@@ -260,17 +260,23 @@ class PackedDataModule(ImageFolderDataModule):
             return "test"
         return "val"
 
-    def _crop(self, x: torch.Tensor, draws: torch.Tensor, split: str) -> torch.Tensor:
-        """The split's crops of a batch (N, 3, side, side), on the batch's device."""
+    def _crop(
+        self, x: torch.Tensor, draws: torch.Tensor, split: str, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The split's crops of a batch (N, 3, side, side), on the batch's device; with
+        ``rows``, of ``x[rows]`` (x the whole split), cut without gathering the batch first
+        where the crop allows it."""
         hp = self.hparams
         training = split == "train"
         if training and hp.train_crop == "random_resized":
             if x.device.type == "cpu":  # torchvision's exact pixels, and faster there
-                return resized_crops_per_image(x, draws, hp.image_size)
-            return resized_crops(x, draws, hp.image_size)
+                return resized_crops_per_image(x, draws, hp.image_size, rows)
+            return resized_crops(x if rows is None else x[rows], draws, hp.image_size)
+        if rows is not None and not (training and x.shape[-1] == self._eval_side()):
+            x, rows = x[rows], None  # a resize or an eval crop: the batch first
         x = resize_batch(x, self._eval_side())
         if training:
-            return crops_at(x, draws[:, 0], draws[:, 1], hp.image_size)
+            return crops_at(x, draws[:, 0], draws[:, 1], hp.image_size, rows)
         if split == "test" and hp.test_views == "ten_crop":
             return ten_crops(x, hp.image_size)
         return center_crops(x, hp.image_size).contiguous(memory_format=torch.channels_last)

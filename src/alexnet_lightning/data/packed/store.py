@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from alexnet_lightning.errors import DataError
 
@@ -85,6 +86,8 @@ class PackedSplit:
     """One split of a packed folder: the mapped image array and its labels."""
 
     def __init__(self, root: Path, split: str, expected: int | None = None) -> None:
+        self.root, self.split = root, split
+        self._pixels: torch.Tensor | None = None
         try:
             self.images = np.load(images_path(root, split), mmap_mode="r")
             self.labels = np.load(labels_path(root, split))
@@ -104,3 +107,16 @@ class PackedSplit:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def pixels(self) -> torch.Tensor:
+        """The whole split as an (N, 3, side, side) uint8 tensor over the mapped file (a
+        channels_last view): indexing it reads only what is indexed."""
+        if self._pixels is None:
+            # copy-on-write mapping: torch wants a writable array; nothing is ever written
+            array = np.load(images_path(self.root, self.split), mmap_mode="c")
+            self._pixels = torch.from_numpy(array).permute(0, 3, 1, 2)
+        return self._pixels
+
+    def __getstate__(self) -> dict:
+        # a spawned loader worker maps the file again rather than receive its pixels
+        return {**self.__dict__, "_pixels": None}
