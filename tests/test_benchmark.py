@@ -9,12 +9,14 @@ import time
 
 import pytest
 import torch
+from omegaconf import open_dict
 from torch.utils.data import DataLoader, Dataset
 
+from alexnet_lightning.benchmark import data_path_config
 from alexnet_lightning.data.packed import pack_dataset
 from alexnet_lightning.timing import Checksums, loader_steps, pss_mb, same_tensors, timed_windows
 
-from .conftest import write_image_folder
+from .conftest import compose_config, write_image_folder
 from .test_train_run import only_run_folder, run_script
 
 
@@ -131,3 +133,20 @@ def test_loader_decode_and_worker_memory_figures(benchmark_run):
     # PSS of the one worker: more than its own interpreter, less than the parent's whole torch
     assert 10 < data["peak_pss_mb"]["workers"] < data["peak_pss_mb"]["main"]
     assert len(data["worker_pss_mb_by_epoch"]) == 2 and min(data["worker_pss_mb_by_epoch"]) > 10
+
+
+def test_a_data_path_is_a_set_of_data_overrides(tmp_path):
+    cfg = compose_config(
+        "benchmark", ["data=imagefolder", "data.root=/jpegs", "data.batch_size=24"], tmp_path
+    )
+    assert data_path_config(cfg, cfg.data_paths["packed-host"]).startswith("skipped: no packed")
+    with open_dict(cfg):
+        cfg.packed_root = "/packed"
+    packed = data_path_config(cfg, cfg.data_paths["packed-host"])
+    assert packed._target_.endswith("PackedDataModule") and packed.root == "/packed"
+    assert packed.batch_size == 24  # the loader settings carry over
+    gpu = data_path_config(cfg, cfg.data_paths["jpeg-gpu"])
+    if torch.cuda.is_available():
+        assert gpu.decode_on_device is True and gpu.root == "/jpegs"
+    else:
+        assert gpu == "skipped: needs CUDA"
