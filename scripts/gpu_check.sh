@@ -1,71 +1,61 @@
 #!/usr/bin/env bash
-# One short check on a GPU machine (about 4 minutes on one H100): images/s of AlexNet training
-# on one GPU for fp32, bf16-mixed, channels_last and torch.compile, each on synthetic in-memory
-# batches (the compute ceiling, plain PyTorch and through Trainer.fit) and through the real JPEG
-# loader; then CPU versus GPU (nvJPEG) decoding, and the pre-resized copy of the data.
+# The GPU check, in at most 4 minutes on one H200, making its data included. ONE table:
+#   - the compute ceiling (plain PyTorch loop, batches already on the GPU): fp32, bf16,
+#     bf16 + channels_last (the run's settings), and + torch.compile;
+#   - the Lightning tax: Trainer.fit versus the plain loop on the same on-device batches;
+#   - each data path end to end (jpeg-cpu, jpeg-gpu = nvJPEG, packed-host, packed-device) with
+#     its share of the ceiling and of its own input rate.
+# All cases run in ONE Python process (scripts/benchmark.py); see src/alexnet_lightning/benchmark.py
+#
+# Device command (the `run` tool; first, on the CPU machine: bash /work/shared/device/wheels.sh
+# from the worktree root, then carry [".whl"], timeout_s 300):
+#   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD/src PYTHON=python3 && bash scripts/gpu_check.sh $OUT/gpu_check
 #
 #   bash scripts/gpu_check.sh [output folder]        # default logs/gpu_check/<stamp>
 #   GPU_CHECK_SMOKE=1 bash scripts/gpu_check.sh      # tiny sizes on the CPU: checks the script
-#
-# The data is generated: ImageNet-like 500x375 JPEGs in data/gpu_check/{copy,resize}.
+# Data: data/gpu_check/{jpeg,packed} (GPU_CHECK_DATA to move it); kept for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
+export PYTHONPATH=${PYTHONPATH:-$PWD/src}
 OUT=${1:-logs/gpu_check/$(date +%Y-%m-%d_%H-%M-%S)}
-DATA=data/gpu_check
 mkdir -p "$OUT"
+CORES=$(nproc)
 
 if [[ -n "${GPU_CHECK_SMOKE:-}" ]]; then
-    PER_CLASS=20; SIZE=(data.image_size=64 data.batch_size=8 accelerator=cpu)
-    WORKERS=1; TIMING=(warmup_batches=2 windows=2 window_batches=2)
+    DATA=${GPU_CHECK_DATA:-data/gpu_check_smoke}
+    CLASSES=4; PER_CLASS=16; SIDE=73   # 73 = image_size 64 x 256/224
+    RUN=(accelerator=cpu data.image_size=64 data.batch_size=8 data.num_workers=1
+         warmup_batches=2 windows=2 window_batches=2
+         "compute_cases={fp32: {precision: 32-true}, bf16: {precision: bf16-mixed}}")
 else
-    PER_CLASS=1000; SIZE=(data.image_size=224 data.batch_size=256 accelerator=gpu)
-    WORKERS=$(nproc); TIMING=(warmup_batches=10 windows=5 window_batches=20)
+    DATA=${GPU_CHECK_DATA:-data/gpu_check}
+    CLASSES=8; PER_CLASS=600; SIDE=256
+    RUN=(accelerator=gpu data.image_size=224 data.batch_size=256 data.num_workers="$CORES"
+         precision=bf16-mixed model.channels_last=true
+         warmup_batches=10 windows=3 window_batches=15
+         "compute_cases={fp32: {precision: 32-true, channels_last: false},
+                         bf16: {precision: bf16-mixed, channels_last: false},
+                         bf16_channels_last_compile: {compile: true}}")
 fi
 
-if [[ ! -f $DATA/resize/manifest.json ]]; then
-    echo "== generating 4 x $PER_CLASS ImageNet-sized JPEGs under $DATA"
-    $PY scripts/benchmark_subset.py --classes 4 --per-class "$PER_CLASS" --size 500x375 \
-        --resize 160 --workers "$WORKERS" --keep "$DATA" --out "$OUT/subset.json"
+SECONDS=0
+echo "== data: $CLASSES x $PER_CLASS photo-sized JPEGs (500x375), packed at $SIDE px"
+$PY -m alexnet_lightning.data.photo_like --dest "$DATA/jpeg" --classes "$CLASSES" \
+    --per-class "$PER_CLASS" --size 500x375 --workers "$CORES"
+if [[ ! -f $DATA/packed/manifest.json ]] || ! grep -q '"side": '"$SIDE" "$DATA/packed/manifest.json"; then
+    rm -rf "$DATA/packed"
+    $PY scripts/pack_dataset.py --source "$DATA/jpeg" --dest "$DATA/packed" --side "$SIDE" \
+        --workers "$CORES" --no-progress
 fi
+echo "== data ready after ${SECONDS} s; measuring"
 
-bench() {  # bench <case name> <data folder> [overrides...]
-    local name=$1 root=$2
-    shift 2
-    echo "== $name"
-    if ! $PY scripts/benchmark.py data=imagefolder data.root="$root" data.num_classes=null \
-        data.num_workers="$WORKERS" "loader_workers=[$WORKERS]" decode_images=0 \
-        memory_epochs=0 model.net.variant=seed "${SIZE[@]}" "${TIMING[@]}" \
-        hydra.run.dir="$OUT/$name" "$@" >"$OUT/$name.out" 2>"$OUT/$name.log"; then
-        tail -n 20 "$OUT/$name.log"
-        exit 1
-    fi
-    tail -n 2 "$OUT/$name.out"
-}
-
-bench fp32 $DATA/copy precision=32-true
-bench bf16 $DATA/copy precision=bf16-mixed
-bench bf16_channels_last $DATA/copy precision=bf16-mixed model.channels_last=true
-bench bf16_channels_last_compile $DATA/copy precision=bf16-mixed model.channels_last=true \
-    model.compile=true
-bench bf16_channels_last_gpu_decode $DATA/copy precision=bf16-mixed model.channels_last=true \
-    data.decode_on_device=true
-bench bf16_channels_last_resized160 $DATA/resize precision=bf16-mixed model.channels_last=true
-
-$PY - "$OUT" <<'EOF'
-"""One table of every case; the real loader's share of the synthetic rate is the target
-(at least 80% for seed, 224 px, bf16-mixed, channels_last)."""
-import json
-import sys
-from pathlib import Path
-
-out = Path(sys.argv[1])
-print(f"\n| case | plain loop, synthetic | Trainer.fit, synthetic | Trainer.fit, real loader "
-      f"| real / synthetic | loader alone |\n|---|---|---|---|---|---|")
-for path in sorted(out.glob("*/benchmark.json"), key=lambda p: p.stat().st_mtime):
-    r = json.loads(path.read_text())
-    loader = next(iter(r["loader_img_s"].values()))
-    print(f"| {path.parent.name} | {r['compute_img_s']:.0f} | {r['lightning_img_s']:.0f} | "
-          f"{r['end_to_end_img_s']:.0f} | {r['end_to_end_img_s'] / r['lightning_img_s']:.0%} | "
-          f"{loader:.0f} |")
-EOF
+if ! $PY scripts/benchmark.py data=imagefolder data.root="$DATA/jpeg" data.num_classes=null \
+    packed_root="$DATA/packed" model.net.variant=seed "${RUN[@]}" \
+    hydra.run.dir="$OUT" >"$OUT/benchmark.log" 2>&1; then
+    tail -n 30 "$OUT/benchmark.log"
+    exit 1
+fi
+echo
+cat "$OUT/table.md"
+echo "== gpu_check done in ${SECONDS} s; $OUT/benchmark.json has every window"

@@ -1,44 +1,152 @@
-"""The benchmark script runs in a tiny configuration and writes a valid benchmark.json."""
+"""The benchmark measures what it says: (2) and (3) consume the same tensors, loader windows
+count only batches made while their clock ran, and every data path gets its figure."""
+
+from __future__ import annotations
 
 import json
+import os
+import time
 
-from .conftest import TINY_SHAPES
+import pytest
+import torch
+from omegaconf import open_dict
+from torch.utils.data import DataLoader, Dataset
+
+from alexnet_lightning.benchmark import data_path_config
+from alexnet_lightning.data.packed import pack_dataset
+from alexnet_lightning.timing import Checksums, loader_steps, pss_mb, same_tensors, timed_windows
+
+from .conftest import compose_config, write_image_folder
 from .test_train_run import only_run_folder, run_script
 
 
-def test_benchmark_writes_every_figure(tmp_path):
+class SlowSamples(Dataset):
+    """Each sample takes ``delay`` seconds of a worker's time (sleeping: no CPU needed)."""
+
+    def __init__(self, delay: float, length: int = 10_000) -> None:
+        self.delay, self.length = delay, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        time.sleep(self.delay)
+        return torch.zeros(1), 0
+
+
+class FilledFirst(DataLoader):
+    """A loader whose workers had time to fill its queue before anyone took a batch (as
+    after a slow start-up, a compile or validation)."""
+
+    def __iter__(self):
+        batches = super().__iter__()
+        time.sleep(0.6)  # 8 batches queued by then
+        return batches
+
+
+@pytest.mark.parametrize("drain", [True, False])
+def test_loader_windows_do_not_count_prefetched_batches(drain, monkeypatch):
+    if not drain:  # what the old benchmark did: proves this test can fail
+        monkeypatch.setattr("alexnet_lightning.timing.queue_depth", lambda loader: 0)
+    # 2 workers x 2 samples x 25 ms: at most 2 / 0.05 = 40 batches, 80 images a second
+    loader = FilledFirst(SlowSamples(0.025), batch_size=2, num_workers=2, prefetch_factor=4)
+    rates = timed_windows(loader_steps(loader), warmup=1, windows=3, per_window=8)
+    # a window served from the queue would be far above (the workers' phases may drift a little)
+    honest = max(rates) < 80 * 1.25
+    assert honest == drain, rates
+    assert min(rates) > 10, rates  # and it does measure the workers
+
+
+def test_checksums_tell_different_batches_apart():
+    images = torch.rand(4, 3, 8, 8)
+    targets = torch.tensor([0, 1, 2, 3])
+    a, b, c = Checksums(), Checksums(), Checksums()
+    a.add((images, targets))
+    b.add((images.clone(), targets.clone()))
+    c.add((images.flip(0), targets))  # same pixels, other order
+    assert same_tensors(a, b) and not same_tensors(a, c)
+    assert not same_tensors(a, Checksums())  # nothing compared proves nothing
+
+
+def test_pss_counts_a_shared_page_once_across_processes():
+    own = pss_mb(os.getpid())
+    assert own > 50  # torch alone
+    with open(f"/proc/{os.getpid()}/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+    assert own <= rss * 1.01
+
+
+@pytest.fixture(scope="module")
+def benchmark_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench")
+    jpegs = write_image_folder(tmp / "jpeg", ["a", "b", "c", "d"], {"train": 12, "val": 4})
+    pack_dataset(jpegs, tmp / "packed", 73, workers=1, progress=False)  # 73: 64 x 256/224
     result = run_script(
         "benchmark.py",
-        *TINY_SHAPES,
-        "loader_workers=[0,1]",
+        "data=imagefolder",
+        f"data.root={jpegs}",
+        "data.num_classes=null",
+        "data.image_size=64",
+        "data.batch_size=8",
+        "data.num_workers=1",
+        f"packed_root={tmp / 'packed'}",
         "accelerator=cpu",
+        "loader_workers=[0,1]",
         "warmup_batches=2",
         "windows=2",
         "window_batches=2",
-        "decode_images=12",
+        "decode_images=8",
         "memory_epochs=2",
         "memory_workers=1",
-        tmp=tmp_path,
+        tmp=tmp,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    data = json.loads((only_run_folder(tmp_path, "benchmark") / "benchmark.json").read_text())
-    assert set(data["loader_img_s"]) == {"0", "1"}
-    for key in ("compute_img_s", "lightning_img_s", "end_to_end_img_s"):
-        assert data[key] > 0, key
-    assert data["lightning_overhead"] == data["compute_img_s"] / data["lightning_img_s"] - 1
-    assert data["peak_rss_mb"]["main"] > 100  # torch alone is more than that
-    assert data["peak_rss_mb"]["workers"] > 0  # the 1-worker loader was measured
-    assert data["settings"]["data"]["batch_size"] == 8
-    assert data["end_to_end_of_ceiling"] == data["end_to_end_img_s"] / min(
-        data["compute_img_s"], data["loader_img_s"]["0"]
+    data = json.loads((only_run_folder(tmp, "benchmark") / "benchmark.json").read_text())
+    return data, result.stdout
+
+
+def test_plain_loop_and_trainer_fit_consume_the_same_tensors(benchmark_run):
+    data, stdout = benchmark_run
+    assert data["same_batches"] is True
+    assert data["batches_compared"] == 2 + 2 * 2  # every step of both, warm-up included
+    assert data["lightning_spread"]["median"] > 0 and "same batches" in stdout
+
+
+def test_every_data_path_gets_a_figure_or_a_reason(benchmark_run):
+    data, stdout = benchmark_run
+    paths = data["data_paths"]
+    for name in ("jpeg-cpu", "packed-host"):
+        figures = paths[name]
+        assert figures["end_to_end"]["median"] > 0 and figures["input"]["median"] > 0
+        # end to end cannot beat its own input pipeline by much (timing noise only)
+        assert figures["of_input"] < 1.5, (name, figures)
+    if not torch.cuda.is_available():
+        assert paths["jpeg-gpu"] == {"note": "skipped: needs CUDA"}
+        assert paths["packed-device"] == {"note": "skipped: needs CUDA"}
+    assert "packed-host: end to end" in stdout
+
+
+def test_loader_decode_and_worker_memory_figures(benchmark_run):
+    data, _ = benchmark_run
+    assert set(data["loader_spread"]) == {"0", "1"}
+    assert set(data["decode_spread"]["train"]) == {"pil_full", "pil_reduced", "torchvision", "auto"}
+    # PSS of the one worker: more than its own interpreter, less than the parent's whole torch
+    assert 10 < data["peak_pss_mb"]["workers"] < data["peak_pss_mb"]["main"]
+    assert len(data["worker_pss_mb_by_epoch"]) == 2 and min(data["worker_pss_mb_by_epoch"]) > 10
+
+
+def test_a_data_path_is_a_set_of_data_overrides(tmp_path):
+    cfg = compose_config(
+        "benchmark", ["data=imagefolder", "data.root=/jpegs", "data.batch_size=24"], tmp_path
     )
-    for split in ("train", "val"):
-        assert set(data["decode_img_s"][split]) == {
-            "pil_full",
-            "pil_reduced",
-            "torchvision",
-            "auto",
-        }
-        assert min(data["decode_img_s"][split].values()) > 0
-    assert len(data["worker_rss_mb_by_epoch"]) == 2 and min(data["worker_rss_mb_by_epoch"]) > 50
-    assert "Lightning overhead" in result.stdout and "after each epoch" in result.stdout
+    assert data_path_config(cfg, cfg.data_paths["packed-host"]).startswith("skipped: no packed")
+    with open_dict(cfg):
+        cfg.packed_root = "/packed"
+    packed = data_path_config(cfg, cfg.data_paths["packed-host"])
+    assert packed._target_.endswith("PackedDataModule") and packed.root == "/packed"
+    assert packed.batch_size == 24  # the loader settings carry over
+    gpu = data_path_config(cfg, cfg.data_paths["jpeg-gpu"])
+    if torch.cuda.is_available():
+        assert gpu.decode_on_device is True and gpu.root == "/jpegs"
+    else:
+        assert gpu == "skipped: needs CUDA"

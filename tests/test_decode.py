@@ -10,15 +10,24 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
+from alexnet_lightning.data.batch_crops import resized_crops
 from alexnet_lightning.data.decode import (
     DecodeRandomResizedCrop,
     DecodeShorterSide,
     decode_rgb,
     draft_factor,
 )
+from alexnet_lightning.data.device_decode import _canvas
 from alexnet_lightning.data.folder import load_rgb
-from alexnet_lightning.data.transforms import BatchAugment, PCALighting, eval_crop
+from alexnet_lightning.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    BatchAugment,
+    PCALighting,
+    eval_crop,
+)
 from alexnet_lightning.errors import ConfigError, DataError
+from tests.conftest import write_image_folder
 from tests.test_datamodule import make, truncate, write_odd_images
 
 
@@ -132,18 +141,72 @@ def batches(dm, split, count, training):
     return out
 
 
-@pytest.mark.parametrize("split", ["train", "val"])
-def test_decoding_batches_on_the_device_gives_the_loader_path_s_tensors(image_folder, split):
+def _pixels(batch):
+    """A normalised batch back to 0-255 pixel values."""
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (batch * std + mean) * 255
+
+
+def _both_paths(folder, split, **options):
     results = {}
     for on_device in (False, True):
-        dm = make(image_folder, batch_size=4, decoder="torchvision", decode_on_device=on_device)
+        dm = make(
+            folder, batch_size=4, decoder="torchvision", decode_on_device=on_device, **options
+        )
         dm.setup("fit")
         torch.manual_seed(3)
         results[on_device] = batches(dm, split, 3, training=split == "train")
-    for (a, ya), (b, yb) in zip(results[False], results[True], strict=True):
-        assert a.dtype == torch.float32 and a.shape == (4, 3, 64, 64)
+    return zip(results[False], results[True], strict=True)
+
+
+@pytest.mark.parametrize(
+    ("split", "train_crop"), [("train", "random_resized"), ("train", "paper"), ("val", None)]
+)
+def test_decoding_batches_on_the_device_gives_the_loader_path_s_tensors(
+    image_folder, split, train_crop
+):
+    """80x72 files, 64-pixel crops: every crop resizes, and roi_align's interpolation differs
+    from the workers' antialiased resize by about a grey level on average."""
+    options = {"train_crop": train_crop} if train_crop else {}
+    for (a, ya), (b, yb) in _both_paths(image_folder, split, **options):
+        assert a.dtype == b.dtype == torch.float32 and a.shape == b.shape == (4, 3, 64, 64)
+        assert torch.equal(ya, yb)
+        diff = (_pixels(a) - _pixels(b)).abs()
+        # the same boxes (a wrong draw or offset is tens of grey levels off on average)
+        assert diff.mean() < 2.5, diff.mean()
+        assert diff.quantile(0.99) < 16, diff.quantile(0.99)
+
+
+@pytest.mark.parametrize(("split", "train_crop"), [("train", "paper"), ("val", None)])
+def test_device_crops_that_need_no_resize_are_exact(tmp_path, split, train_crop):
+    # 73 px = 64 x 256/224: the shorter side needs no resize, so both paths only cut pixels
+    folder = write_image_folder(tmp_path / "f", ["a", "b", "c"], {"train": 6, "val": 4}, (90, 73))
+    options = {"train_crop": train_crop} if train_crop else {}
+    for (a, ya), (b, yb) in _both_paths(folder, split, **options):
         assert torch.equal(ya, yb)
         assert torch.equal(a, b)
+
+
+def test_crops_from_a_padded_canvas_never_see_the_padding():
+    small = torch.full((3, 50, 60), 200, dtype=torch.uint8)
+    large = torch.full((3, 90, 100), 100, dtype=torch.uint8)
+    boxes = torch.tensor([[0.0, 0.0, 60.0, 50.0], [0.0, 0.0, 100.0, 90.0]])  # whole images
+    for size in (32, 45, 80):  # down- and upscaling: samples reach each image's last pixel
+        crops = resized_crops(_canvas([small, large]), boxes, size)
+        assert torch.allclose(crops[0], torch.tensor(200.0)), crops[0].min()
+        assert torch.allclose(crops[1], torch.tensor(100.0)), crops[1].min()
+
+
+def test_device_decoding_of_mixed_sizes_sees_each_image_s_own_edges(tmp_path):
+    """A batch of different sizes is cut from one padded canvas: no crop may see the padding."""
+    sizes = [(80, 72), (120, 96), (100, 140)]
+    folder = tmp_path / "mixed"
+    for i, size in enumerate(sizes):
+        write_image_folder(folder, [f"c{i}"], {"train": 2, "val": 2}, size, seed=i)
+    for (a, _), (b, _) in _both_paths(folder, "val"):
+        diff = (_pixels(a) - _pixels(b)).abs()
+        assert diff.mean() < 2.5 and diff.amax(dim=(1, 2, 3)).max() < 40, diff.mean()
 
 
 def test_device_decoding_with_loader_workers_covers_the_epoch(image_folder):

@@ -1,285 +1,193 @@
-"""Throughput on the current machine: the loader, the plain training loop, Lightning, end to end.
+"""Throughput on the current machine, like for like.
 
-Every figure is the median images/s of several timed windows after a warm-up, with the spread
-(min, max) beside it, so one slow window (a page fault, another process) does not decide it.
+- (1) the loader alone, per worker count;
+- (2) the plain PyTorch loop and (3) Trainer.fit on the SAME batches: uint8, already on the
+  device, each step through the DataModule's own ``on_after_batch_transfer`` (flip, PCA
+  lighting, normalisation, and for packed data the crops), from the same random state; their
+  checksums prove it;
+- (4) end to end, Trainer.fit reading its DataModule, for every data path (jpeg-cpu, jpeg-gpu,
+  packed-host, packed-device), next to that path's input rate (loader + device hooks, no model).
+
+Every figure is the median of several back-to-back timed windows after a warm-up, with the
+spread beside it; the device is synchronised at window edges only; loader queues are filled and
+drained before their clock starts (``timing.loader_steps``). Worker memory is PSS.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
+import logging
 import os
-import statistics
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import lightning as L
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import move_data_to_device
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
 from alexnet_lightning.config_checks import check_config
-from alexnet_lightning.data.device_decode import BatchDecoder, is_encoded_batch
 from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.timing import (
+    Checksums,
+    PSSSampler,
+    WindowClock,
+    device_sync,
+    drained,
+    loader_steps,
+    same_tensors,
+    summarise,
+    timed_windows,
+    workers_pss_mb,
+)
 from alexnet_lightning.utils.run_files import write_json
 
+log = logging.getLogger(__name__)
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
-def summarise(rates: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
+
+# --- data ---------------------------------------------------------------------------------
 
 
-class RSSSampler:
-    """Peak resident memory of this process and, separately, of all its children together.
+def _stub_trainer(device: torch.device) -> SimpleNamespace:
+    """What the DataModule's hooks read from a trainer, outside Trainer.fit: a training step on
+    ``device`` of one process."""
+    return SimpleNamespace(
+        strategy=SimpleNamespace(root_device=device),
+        training=True,
+        testing=False,
+        world_size=1,
+        global_rank=0,
+    )
 
-    The kernel keeps a peak for each process but none for a sum over loader workers, so this
-    reads /proc every few milliseconds (Linux; elsewhere it reports the parent only).
+
+def data_path_config(cfg: DictConfig, spec: DictConfig) -> DictConfig | str:
+    """The data config of one data path, or why it is skipped.
+
+    A path either changes keys of ``cfg.data`` (``set``), or swaps in another data group
+    (``group``, e.g. packed) that keeps the loader settings ``cfg.data`` shares with it.
     """
-
-    def __init__(self, interval: float = 0.05) -> None:
-        self.interval, self.main_mb, self.workers_mb = interval, 0.0, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _rss_mb(pid: int) -> float:
-        try:
-            with open(f"/proc/{pid}/statm") as file:
-                return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        except (OSError, ValueError, IndexError):
-            return 0.0
-
-    @staticmethod
-    def _children(pid: int) -> list[int]:
-        try:
-            with open(f"/proc/{pid}/task/{pid}/children") as file:
-                return [int(c) for c in file.read().split()]
-        except OSError:
-            return []
-
-    def _run(self) -> None:
-        pid = os.getpid()
-        while not self._stop.is_set():
-            self.main_mb = max(self.main_mb, self._rss_mb(pid))
-            self.workers_mb = max(
-                self.workers_mb, sum(self._rss_mb(c) for c in self._children(pid))
-            )
-            time.sleep(self.interval)
-
-    def __enter__(self) -> RSSSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    if spec.get("needs_cuda") and not torch.cuda.is_available():
+        return "skipped: needs CUDA"
+    changes = spec.get("set")
+    changes = OmegaConf.to_container(changes, resolve=True) if changes else {}
+    if "root" in changes and changes["root"] is None:
+        return "skipped: no packed_root (a folder made by scripts/pack_dataset.py)"
+    if spec.get("group"):
+        data = _data_group(spec.group, changes.get("root", "unset"))
+        shared = set(data) - {"_target_", "root", "num_classes"}
+        for key in shared & set(cfg.data):
+            data[key] = cfg.data[key]
+    else:
+        data = OmegaConf.create(OmegaConf.to_container(cfg.data, resolve=True))
+    for key, value in changes.items():
+        data[key] = value
+    return data
 
 
-def _no_sync() -> None:
-    pass
+def _data_group(group: str, root: str) -> DictConfig:
+    """conf/data/<group>.yaml as Hydra composes it (its own defaults included)."""
+    overrides = [f"data={group}", f"data.root={root}"]
+    if GlobalHydra.instance().is_initialized():  # inside scripts/benchmark.py
+        composed = compose(config_name="benchmark", overrides=overrides)
+    else:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            composed = compose(config_name="benchmark", overrides=overrides)
+    return OmegaConf.create(OmegaConf.to_container(composed.data, resolve=True))
 
 
-def device_sync(device: torch.device) -> Callable[[], None]:
-    """Waits for queued GPU work, so a window's clock stops when its steps are done."""
-    return torch.cuda.synchronize if device.type == "cuda" else _no_sync
+def make_datamodule(data_cfg: DictConfig, device: torch.device) -> Any:
+    datamodule = instantiate(data_cfg)
+    datamodule.prepare_data()
+    datamodule.inspect()
+    datamodule.trainer = _stub_trainer(device)
+    datamodule.setup("fit")
+    return datamodule
 
 
-def timed_windows(
-    batches: Iterator[int],
-    warmup: int,
-    windows: int,
-    per_window: int,
-    sync: Callable[[], None] = _no_sync,
-) -> list[float]:
-    """Images/s of each window; ``batches`` yields the batch size of each step as it finishes."""
-    for _ in range(warmup):
-        next(batches)
-    rates = []
-    for _ in range(windows):
-        sync()
-        start, images = time.perf_counter(), 0
-        for _ in range(per_window):
-            images += next(batches)
-        sync()
-        rates.append(images / (time.perf_counter() - start))
-    return rates
+def device_batches(datamodule: Any, count: int, device: torch.device) -> list:
+    """``count`` training batches as Lightning hands them to ``on_after_batch_transfer``:
+    through ``on_before_batch_transfer`` (device decoding) and onto the device, uint8."""
+    loader = datamodule.train_dataloader()
+    batches = []
+    for batch in itertools.islice(itertools.cycle(loader), count):
+        batch = datamodule.on_before_batch_transfer(batch, 0)
+        batches.append(move_data_to_device(batch, device))
+    return batches
 
 
-def _endless(loader: DataLoader) -> Iterator[Any]:
-    while True:
-        yield from loader
+def input_steps(datamodule: Any, device: torch.device) -> Iterator[int]:
+    """The whole input pipeline without the model: loader, transfer hooks, device."""
+    loader = datamodule.train_dataloader()
+    for batch in drained(loader):
+        batch = datamodule.on_before_batch_transfer(batch, 0)
+        batch = move_data_to_device(batch, device)
+        images, _ = datamodule.on_after_batch_transfer(batch, 0)
+        yield int(images.shape[0])
 
 
 def loader_rates(datamodule: Any, workers: int, cfg: DictConfig) -> list[float]:
     datamodule.hparams.num_workers = workers
     loader = datamodule.train_dataloader()
-    batches = (len(batch[-1]) for batch in _endless(loader))  # targets: encoded batches too
-    return timed_windows(batches, cfg.warmup_batches, cfg.windows, cfg.window_batches)
+    per_window = max(cfg.window_batches, workers)
+    return timed_windows(loader_steps(loader), cfg.warmup_batches, cfg.windows, per_window)
 
 
-AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+# --- compute --------------------------------------------------------------------------------
 
 
-def plain_loop_rates(model: Any, batches: list, cfg: DictConfig) -> list[float]:
-    """(2) The compute ceiling: forward, loss, backward, optimizer step; no framework.
+def _model(cfg: DictConfig, names: list[str], **model_changes: Any) -> Any:
+    model_cfg = OmegaConf.merge(cfg.model, model_changes)
+    model = instantiate(model_cfg, class_names=names)
+    model.hparams.scheduler = None  # the schedule is no part of the speed
+    return model
 
-    Honours the same switches Trainer.fit gets (precision, model.channels_last, model.compile),
-    written out in plain PyTorch, so the ratio to (3) is the framework's cost alone.
-    """
-    device = batches[0][0].device
+
+def plain_loop_rates(
+    model: Any,
+    batches: list,
+    augment: Callable[[Any], Any],
+    precision: str,
+    cfg: DictConfig,
+    checksums: Checksums | None = None,
+) -> list[float]:
+    """(2) Forward, loss, backward, optimizer step, written out in plain PyTorch with the
+    switches Trainer.fit gets (precision; model.channels_last and model.compile act inside the
+    module), on the given on-device batches through ``augment``."""
+    device = model.device
     optimizer = instantiate(model.hparams.optimizer)(params=model.parameters())
     model.train()
-    if cfg.model.get("channels_last", False):
-        model.to(memory_format=torch.channels_last)
-        batches = [(x.contiguous(memory_format=torch.channels_last), y) for x, y in batches]
-    forward = torch.compile(model) if cfg.model.get("compile", False) else model
-    dtype = AUTOCAST_DTYPES.get(str(cfg.precision))
+    dtype = AUTOCAST_DTYPES.get(str(precision))
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    torch.manual_seed(cfg.seed)  # the same augmentation draws as Trainer.fit's
 
     def steps() -> Iterator[int]:
-        while True:
-            for images, targets in batches:
-                optimizer.zero_grad(set_to_none=True)
-                with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                    loss = model.criterion(forward(images), targets)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                yield images.shape[0]
+        for batch in itertools.cycle(batches):
+            images, targets = augment(batch)
+            if checksums is not None:
+                checksums.add((images, targets))
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                loss = model.criterion(model(images), targets)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            yield images.shape[0]
 
     return timed_windows(
         steps(), cfg.warmup_batches, cfg.windows, cfg.window_batches, device_sync(device)
     )
 
 
-def _timed_steps(cfg: DictConfig) -> int:
-    return cfg.warmup_batches + cfg.windows * cfg.window_batches
-
-
-class _StepClock(L.Callback):
-    """Time stamps of finished training batches inside Trainer.fit."""
-
-    def __init__(self) -> None:
-        self.stamps: list[tuple[float, int]] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        device_sync(pl_module.device)()
-        self.stamps.append((time.perf_counter(), batch[0].shape[0]))
-
-
-def lightning_rates(
-    model: Any, train_data: Any, cfg: DictConfig, datamodule: Any = None
-) -> list[float]:
-    """(3)/(4) Trainer.fit over the given batches or DataModule, timed per window of steps."""
-    clock = _StepClock()
-    steps = _timed_steps(cfg)
-    trainer = L.Trainer(
-        accelerator=cfg.accelerator,
-        devices=1,
-        precision=cfg.precision,
-        max_steps=steps,
-        max_epochs=-1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        callbacks=[clock],
-    )
-    model.hparams.scheduler = None  # the schedule is no part of the speed
-    if datamodule is not None:
-        trainer.fit(model, datamodule=datamodule)
-    else:
-        trainer.fit(model, train_dataloaders=train_data)
-    stamps = clock.stamps[cfg.warmup_batches - 1 :]
-    rates = []
-    for w in range(cfg.windows):
-        window = stamps[w * cfg.window_batches : (w + 1) * cfg.window_batches + 1]
-        images = sum(n for _, n in window[1:])
-        rates.append(images / (window[-1][0] - window[0][0]))
-    return rates
-
-
-DECODE_CASES = {  # name -> (data.decoder, data.reduced_decode)
-    "pil_full": ("pil", False),
-    "pil_reduced": ("pil", True),
-    "torchvision": ("torchvision", True),
-    "auto": ("auto", True),
-}
-
-
-def decode_rates(datamodule: Any, split: str, cfg: DictConfig) -> dict[str, dict[str, float]]:
-    """Decode + crop of one file at a time in one thread, as a loader worker does it, for each
-    decoder: the measurement behind ``data.decoder=auto``."""
-    files = datamodule.datasets[split]
-    count = min(len(files), cfg.decode_images)
-    paths = [str(files.split_dir / files.paths[i]) for i in range(count)]
-    hp = datamodule.hparams
-    saved = (hp.decoder, hp.reduced_decode, torch.get_num_threads())
-    torch.set_num_threads(1)  # what DataLoader gives each worker
-    rates = {}
-    try:
-        for name, (decoder, reduced) in DECODE_CASES.items():
-            hp.decoder, hp.reduced_decode = decoder, reduced
-            transform = datamodule._file_transform(split)
-            images = _one_per_file(transform, paths)
-            per_window = max(1, count // cfg.windows)
-            rates[name] = summarise(timed_windows(images, 1, cfg.windows, per_window))
-    finally:
-        hp.decoder, hp.reduced_decode = saved[0], saved[1]
-        torch.set_num_threads(saved[2])
-    return rates
-
-
-def _one_per_file(transform: Callable[[str], Any], paths: list[str]) -> Iterator[int]:
-    for path in itertools.cycle(paths):
-        transform(path)
-        yield 1
-
-
-def worker_memory_by_epoch(datamodule: Any, workers: int, epochs: int) -> list[float]:
-    """Resident memory of all loader workers together after each full epoch, with persistent
-    workers: it stays flat unless touching the sample list copies it page by page."""
-    hp = datamodule.hparams
-    saved = (hp.num_workers, hp.persistent_workers)
-    hp.num_workers, hp.persistent_workers = workers, True
-    loader = datamodule.train_dataloader()
-    per_epoch = []
-    try:
-        for _ in range(epochs):
-            for _ in loader:
-                pass
-            pids = RSSSampler._children(os.getpid())
-            per_epoch.append(sum(RSSSampler._rss_mb(pid) for pid in pids))
-    finally:
-        del loader  # shuts the workers down
-        hp.num_workers, hp.persistent_workers = saved
-    return per_epoch
-
-
-def _in_memory_batches(datamodule: Any, count: int, device: torch.device) -> list:
-    """Real batches, augmented as in training, kept on the device: a loader that costs 0."""
-    loader = datamodule.train_dataloader()
-    batches = []
-    decode = BatchDecoder(datamodule._image_transform("train"), "warn")
-    for batch in _endless(loader):
-        if is_encoded_batch(batch):  # data.decode_on_device: files, decoded as fit would
-            batch = decode(batch, device)
-        images, targets = batch
-        images = datamodule.augment(images.to(device), train=True)
-        batches.append((images, targets.to(device)))
-        if len(batches) == count:
-            return batches
-    raise AssertionError("unreachable")
-
-
-class _Preloaded(torch.utils.data.Dataset):
-    """The in-memory batches, repeated to ``length``: the whole timed run is one epoch, as the
-    plain loop's is, so epoch-end work (metrics, loader restart) is not part of figure (3)."""
+class _Repeated(torch.utils.data.Dataset):
+    """The on-device batches, repeated: the whole timed run is one epoch, as the plain loop's."""
 
     def __init__(self, batches: list, length: int) -> None:
         self.batches, self.length = batches, length
@@ -291,110 +199,304 @@ class _Preloaded(torch.utils.data.Dataset):
         return self.batches[index % len(self.batches)]
 
 
-def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
-    """All five measurements; writes ``benchmark.json`` into the run folder and returns it."""
+class SameBatches(L.LightningDataModule):
+    """Feeds Trainer.fit the plain loop's on-device batches, through the real DataModule's
+    ``on_after_batch_transfer``."""
+
+    def __init__(self, source: Any, batches: list, length: int) -> None:
+        super().__init__()
+        self.source, self.batches, self.length = source, batches, length
+
+    def setup(self, stage: str) -> None:
+        self.source.trainer = self.trainer
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            _Repeated(self.batches, self.length),
+            batch_size=None,
+            shuffle=False,
+            # its own generator: drawing a base seed from the global RNG would shift the
+            # augmentation draws away from the plain loop's
+            generator=torch.Generator(),
+        )
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        return self.source.on_after_batch_transfer(batch, dataloader_idx)
+
+
+def fit_rates(model: Any, datamodule: Any, cfg: DictConfig, seed: int | None = None) -> WindowClock:
+    """(3)/(4) Trainer.fit over ``datamodule``, timed in windows of steps (``WindowClock``)."""
+    clock = WindowClock(cfg.warmup_batches, cfg.windows, cfg.window_batches, seed=seed)
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator,
+        devices=1,
+        precision=cfg.precision,
+        max_steps=cfg.warmup_batches + cfg.windows * cfg.window_batches,
+        max_epochs=-1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[clock],
+    )
+    trainer.fit(model, datamodule=datamodule)
+    return clock
+
+
+def compute_cases(cfg: DictConfig) -> dict[str, dict[str, Any]]:
+    """name -> plain-loop settings; ``configured`` (the run's own settings) always first."""
+    own = {
+        "precision": str(cfg.precision),
+        "channels_last": bool(cfg.model.get("channels_last", False)),
+        "compile": bool(cfg.model.get("compile", False)),
+    }
+    cases = {"configured": own}
+    for name, case in (cfg.get("compute_cases") or {}).items():
+        case = {**own, **OmegaConf.to_container(case, resolve=True)}
+        if case != own:
+            cases[str(name)] = case
+    return cases
+
+
+# --- the whole benchmark --------------------------------------------------------------------
+
+
+def _check(cfg: DictConfig) -> torch.device:
     check_config(cfg)
     if cfg.windows < 1 or cfg.window_batches < 1 or cfg.warmup_batches < 1:
         raise ConfigError("windows, window_batches and warmup_batches must be >= 1")
     if cfg.accelerator == "auto":
         with open_dict(cfg):
             cfg.accelerator = "gpu" if torch.cuda.is_available() else "cpu"
-    device = torch.device("cuda" if cfg.accelerator in ("gpu", "cuda") else "cpu")
+    if cfg.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError("accelerator=gpu but CUDA is not available; use accelerator=cpu")
+    return torch.device("cuda" if cfg.accelerator in ("gpu", "cuda") else "cpu")
+
+
+def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
+    """All measurements; writes ``benchmark.json`` and ``table.md`` into the run folder."""
+    device = _check(cfg)
     L.seed_everything(cfg.seed, workers=True)
-    with open_dict(cfg):
-        cfg.data.persistent_workers = False  # workers must exit to be measured per worker count
-    datamodule = instantiate(cfg.data)
-    datamodule.prepare_data()
+    datamodule = make_datamodule(cfg.data, device)
     info = datamodule.inspect()
     with open_dict(cfg):
         cfg.data.num_classes = len(info.classes)
-    datamodule.setup("fit")
-    workers = list(cfg.loader_workers) if cfg.loader_workers else list(range(os.cpu_count() + 1))
-    chosen_workers = int(cfg.data.num_workers)
-
     result: dict[str, Any] = {"settings": OmegaConf.to_container(cfg, resolve=True)}
-    with RSSSampler() as memory:
-        loader = {w: summarise(loader_rates(datamodule, w, cfg)) for w in workers}
-        result["loader_img_s"] = {str(w): r["median"] for w, r in loader.items()}
-        result["loader_spread"] = {str(w): r for w, r in loader.items()}
-        if cfg.decode_images > 0:
-            datamodule.setup("validate")
-            decode = {split: decode_rates(datamodule, split, cfg) for split in ("train", "val")}
-            result["decode_img_s"] = {
-                split: {name: r["median"] for name, r in rates.items()}
-                for split, rates in decode.items()
-            }
-            result["decode_spread"] = decode
-        datamodule.hparams.num_workers = 0
-        batches = _in_memory_batches(datamodule, cfg.window_batches, device)
-        plain_model = instantiate(cfg.model, class_names=info.names).to(device)
-        plain = plain_loop_rates(plain_model, batches, cfg)
-        model = instantiate(cfg.model, class_names=info.names)
-        preloaded = DataLoader(
-            _Preloaded([(x.cpu(), y.cpu()) for x, y in batches], _timed_steps(cfg) + 1),
-            batch_size=None,
-            shuffle=False,
-        )
-        lightning = summarise(lightning_rates(model, preloaded, cfg))
-        # The plain loop again after Lightning: on a machine whose speed drifts (shared cores),
-        # windows on both sides keep the drift out of the overhead figure.
-        compute = summarise(plain + plain_loop_rates(plain_model, batches, cfg))
-        datamodule.hparams.num_workers = chosen_workers
-        model = instantiate(cfg.model, class_names=info.names)
-        end_to_end = summarise(lightning_rates(model, None, cfg, datamodule=datamodule))
-        if cfg.memory_epochs > 0:
-            memory_workers = cfg.memory_workers or os.cpu_count() or 1
-            result["worker_rss_mb_by_epoch"] = worker_memory_by_epoch(
-                datamodule, memory_workers, cfg.memory_epochs
-            )
-            result["memory_workers"] = memory_workers
-    ceiling = min(compute["median"], result["loader_img_s"].get(str(chosen_workers), math.inf))
-    result.update(
-        {
-            "compute_img_s": compute["median"],
-            "compute_spread": compute,
-            "lightning_img_s": lightning["median"],
-            "lightning_spread": lightning,
-            "lightning_overhead": compute["median"] / lightning["median"] - 1,
-            "end_to_end_img_s": end_to_end["median"],
-            "end_to_end_spread": end_to_end,
-            "end_to_end_workers": chosen_workers,
-            # (4) / min(loader at the chosen workers, compute): the issue's 90% target
-            "end_to_end_of_ceiling": end_to_end["median"] / ceiling,
-            "peak_rss_mb": {"main": memory.main_mb, "workers": memory.workers_mb},
+
+    with PSSSampler() as memory:
+        workers = list(cfg.loader_workers or [])
+        result["loader_spread"] = {
+            str(w): summarise(loader_rates(datamodule, w, cfg)) for w in workers
         }
-    )
+        datamodule.hparams.num_workers = int(cfg.data.num_workers)
+        if cfg.decode_images > 0 and hasattr(datamodule, "_file_transform"):
+            result["decode_spread"] = decode_rates(datamodule, cfg)
+
+        # (2) and (3): the same uint8 batches on the device, the same augmentation
+        batches = device_batches(datamodule, cfg.window_batches, device)
+        augment = _augment_with(datamodule, device)
+        compute = {}
+        for name, case in compute_cases(cfg).items():
+            changes = {"channels_last": case["channels_last"], "compile": case["compile"]}
+            model = _model(cfg, info.names, **changes).to(device)
+            compute[name] = plain_loop_rates(model, batches, augment, case["precision"], cfg)
+            _progress(f"compute {name}", compute[name])
+            del model
+        steps = cfg.warmup_batches + cfg.windows * cfg.window_batches
+        same_batches = SameBatches(datamodule, batches, steps)
+        fit = fit_rates(_model(cfg, info.names), same_batches, cfg, cfg.seed)
+        datamodule.trainer = _stub_trainer(device)  # fit left its finished trainer there
+        _progress("Trainer.fit, same batches", fit.rates)
+        # the plain loop on both sides of Trainer.fit: a drifting machine (shared cores) then
+        # does not decide the tax
+        plain_sums, plain_model = Checksums(), _model(cfg, info.names).to(device)
+        plain = plain_loop_rates(plain_model, batches, augment, cfg.precision, cfg, plain_sums)
+        del plain_model
+        ceiling = summarise(compute["configured"] + plain)
+        result["compute_spread"] = {name: summarise(r) for name, r in compute.items()}
+        result["compute_spread"]["configured"] = ceiling
+        result["lightning_spread"] = summarise(fit.rates)
+        result["lightning_tax"] = ceiling["median"] / result["lightning_spread"]["median"] - 1
+        result["same_batches"] = same_tensors(plain_sums, fit.checksums)
+        result["batches_compared"] = min(len(plain_sums.sums), len(fit.checksums.sums))
+
+        # (4): every data path, end to end and its input rate alone
+        result["data_paths"] = {}
+        for name, spec in (cfg.get("data_paths") or {}).items():
+            if spec is None:  # data_paths.<name>=null turns a path off
+                continue
+            try:
+                figures = data_path_figures(cfg, spec, device, info.names)
+            except Exception as err:  # noqa: BLE001 - one broken path must not lose the rest
+                log.exception("data path %s failed", name)
+                figures = {"note": f"failed: {type(err).__name__}: {err}"[:300]}
+            result["data_paths"][str(name)] = figures
+            log.info("data path %s: %s", name, figures)
+        if cfg.memory_epochs > 0:
+            result["memory_workers"] = int(cfg.memory_workers or os.cpu_count() or 1)
+            result["worker_pss_mb_by_epoch"] = worker_memory_by_epoch(
+                datamodule, result["memory_workers"], cfg.memory_epochs
+            )
+    for figures in result["data_paths"].values():
+        if "end_to_end" in figures:
+            figures["of_ceiling"] = figures["end_to_end"]["median"] / ceiling["median"]
+            figures["of_input"] = figures["end_to_end"]["median"] / figures["input"]["median"]
+    result["peak_pss_mb"] = {"main": memory.main_mb, "workers": memory.workers_mb}
     write_json(Path(cfg.paths.output_dir) / "benchmark.json", result)
+    (Path(cfg.paths.output_dir) / "table.md").write_text(format_table(result) + "\n")
     return result
+
+
+def _progress(what: str, rates: list[float]) -> None:
+    """Each figure as soon as it exists: a check cut short by its time limit still tells."""
+    log.info("%s: %.0f images/s (median of %s)", what, summarise(rates)["median"], len(rates))
+
+
+def _augment_with(datamodule: Any, device: torch.device) -> Callable[[Any], Any]:
+    def augment(batch: Any) -> Any:
+        return datamodule.on_after_batch_transfer(batch, 0)
+
+    return augment
+
+
+def data_path_figures(
+    cfg: DictConfig, spec: DictConfig, device: torch.device, names: list[str]
+) -> dict[str, Any]:
+    data_cfg = data_path_config(cfg, spec)
+    if isinstance(data_cfg, str):
+        return {"note": data_cfg}
+    datamodule = make_datamodule(data_cfg, device)
+    if len(datamodule.inspect().classes) != len(names):
+        raise ConfigError(f"data path {data_cfg.get('root')}: not the benchmark's classes")
+    sync = device_sync(device)
+    input_rate = timed_windows(
+        input_steps(datamodule, device),
+        cfg.warmup_batches,
+        cfg.windows,
+        max(cfg.window_batches, int(data_cfg.num_workers)),
+        sync,
+    )
+    fit = fit_rates(_model(cfg, names), datamodule, cfg)
+    del datamodule  # its workers exit
+    return {"input": summarise(input_rate), "end_to_end": summarise(fit.rates)}
+
+
+DECODE_CASES = {  # name -> (data.decoder, data.reduced_decode)
+    "pil_full": ("pil", False),
+    "pil_reduced": ("pil", True),
+    "torchvision": ("torchvision", True),
+    "auto": ("auto", True),
+}
+
+
+def decode_rates(datamodule: Any, cfg: DictConfig) -> dict[str, dict[str, Any]]:
+    """Decode + crop of one file at a time in one thread, as a loader worker does it, for each
+    decoder: the measurement behind ``data.decoder=auto``."""
+    datamodule.setup("validate")
+    out = {}
+    for split in ("train", "val"):
+        files = datamodule.datasets[split]
+        count = min(len(files), cfg.decode_images)
+        paths = [str(files.split_dir / files.paths[i]) for i in range(count)]
+        hp = datamodule.hparams
+        saved = (hp.decoder, hp.reduced_decode, torch.get_num_threads())
+        torch.set_num_threads(1)  # what DataLoader gives each worker
+        rates = {}
+        try:
+            for name, (decoder, reduced) in DECODE_CASES.items():
+                hp.decoder, hp.reduced_decode = decoder, reduced
+                transform = datamodule._file_transform(split)
+                per_window = max(1, count // cfg.windows)
+                images = _one_per_file(transform, paths)
+                rates[name] = summarise(timed_windows(images, 1, cfg.windows, per_window))
+        finally:
+            hp.decoder, hp.reduced_decode = saved[0], saved[1]
+            torch.set_num_threads(saved[2])
+        out[split] = rates
+    return out
+
+
+def _one_per_file(transform: Callable[[str], Any], paths: list[str]) -> Iterator[int]:
+    for path in itertools.cycle(paths):
+        transform(path)
+        yield 1
+
+
+def worker_memory_by_epoch(datamodule: Any, workers: int, epochs: int) -> list[float]:
+    """PSS of all loader workers together after each full epoch, with persistent workers: it
+    stays flat unless touching the sample list copies it page by page."""
+    hp = datamodule.hparams
+    saved = (hp.num_workers, hp.persistent_workers)
+    hp.num_workers, hp.persistent_workers = workers, True
+    loader = datamodule.train_dataloader()
+    per_epoch = []
+    try:
+        for _ in range(epochs):
+            for _ in loader:
+                pass
+            per_epoch.append(workers_pss_mb())
+    finally:
+        del loader  # shuts the workers down
+        hp.num_workers, hp.persistent_workers = saved
+    return per_epoch
+
+
+# --- the table ------------------------------------------------------------------------------
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The figures as the README shows them."""
+    ceiling = result["compute_spread"]["configured"]["median"]
 
-    def row(name: str, spread: dict[str, float]) -> str:
-        return f"| {name} | {spread['median']:.0f} | {spread['min']:.0f}-{spread['max']:.0f} |"
+    def row(name: str, spread: dict[str, float], note: str = "") -> str:
+        return (
+            f"| {name} | {spread['median']:.0f} | {spread['min']:.0f}-{spread['max']:.0f} "
+            f"| {note} |"
+        )
 
-    lines = ["| measurement | images/s (median) | spread (min-max) |", "| --- | --- | --- |"]
-    lines += [row(f"loader, {w} workers", s) for w, s in result["loader_spread"].items()]
-    lines.append(row("plain PyTorch loop (compute ceiling)", result["compute_spread"]))
-    lines.append(row("Trainer.fit, same batches", result["lightning_spread"]))
+    lines = [
+        "| measurement | images/s (median) | spread (min-max) | note |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, spread in result["compute_spread"].items():
+        label = "plain loop, run's settings (the ceiling)" if name == "configured" else name
+        lines.append(row(f"compute: {label}", spread, f"{spread['median'] / ceiling:.0%}"))
+    same = "same batches" if result["same_batches"] else "DIFFERENT BATCHES"
     lines.append(
         row(
-            f"Trainer.fit end to end, {result['end_to_end_workers']} workers",
-            result["end_to_end_spread"],
+            "Trainer.fit, same on-device batches",
+            result["lightning_spread"],
+            f"Lightning tax {100 * result['lightning_tax']:.1f}%; {same} "
+            f"({result['batches_compared']} compared)",
         )
     )
+    for name, figures in result["data_paths"].items():
+        if "note" in figures:
+            note = figures["note"].replace("|", "/").replace("\n", " ")
+            lines.append(f"| {name}: end to end | - | - | {note} |")
+            continue
+        lines.append(row(f"{name}: input alone (loader + device hooks)", figures["input"]))
+        lines.append(
+            row(
+                f"{name}: end to end (Trainer.fit)",
+                figures["end_to_end"],
+                f"{figures['of_ceiling']:.0%} of the ceiling, "
+                f"{figures['of_input']:.0%} of its input rate",
+            )
+        )
+    for workers, spread in result["loader_spread"].items():
+        lines.append(row(f"loader alone, {workers} workers", spread))
     for split, rates in result.get("decode_spread", {}).items():
         lines += [row(f"decode + crop, {split}, {name}, 1 thread", s) for name, s in rates.items()]
     lines.append(
-        f"\nLightning overhead: {100 * result['lightning_overhead']:.1f}%; end to end: "
-        f"{100 * result['end_to_end_of_ceiling']:.0f}% of min(loader, compute); peak RSS: "
-        f"main {result['peak_rss_mb']['main']:.0f} MB, "
-        f"workers together {result['peak_rss_mb']['workers']:.0f} MB"
+        f"\npeak PSS: main {result['peak_pss_mb']['main']:.0f} MB, loader workers together "
+        f"{result['peak_pss_mb']['workers']:.0f} MB"
     )
-    if "worker_rss_mb_by_epoch" in result:
-        by_epoch = ", ".join(f"{mb:.0f}" for mb in result["worker_rss_mb_by_epoch"])
+    if "worker_pss_mb_by_epoch" in result:
+        by_epoch = ", ".join(f"{mb:.0f}" for mb in result["worker_pss_mb_by_epoch"])
         lines.append(
-            f"RSS of {result['memory_workers']} persistent workers after each epoch: {by_epoch} MB"
+            f"PSS of {result['memory_workers']} persistent workers after each epoch: {by_epoch} MB"
         )
     return "\n".join(lines)

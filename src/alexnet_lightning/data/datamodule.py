@@ -317,8 +317,15 @@ class ImageFolderDataModule(L.LightningDataModule):
         training = self.trainer is not None and self.trainer.training
         split = "train" if training else "val"
         if split not in self._batch_decoders:
+            hp = self.hparams
+            crop = hp.train_crop if training else "center"
             self._batch_decoders[split] = BatchDecoder(
-                self._image_transform(split), self.hparams.on_bad_image
+                crop,
+                hp.image_size,
+                hp.on_bad_image,
+                scale=hp.crop_scale,
+                ratio=hp.crop_ratio,
+                resize_ratio=hp.eval_resize_ratio,
             )
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         return self._batch_decoders[split](batch, device)

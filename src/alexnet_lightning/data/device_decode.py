@@ -1,23 +1,31 @@
 """Decoding whole batches of files on the training device (nvJPEG on CUDA).
 
 When the CPU cannot decode JPEGs as fast as the GPU trains, the loader workers only read file
-bytes and the main process decodes the batch with ``torchvision.io.decode_jpeg(device=...)``,
-then crops each image on the device. CUDA cannot run inside loader workers, hence the main
-process. On the CPU the same code runs with ``device="cpu"``, which is how it is tested.
+bytes and the main process decodes the batch with one ``torchvision.io.decode_jpeg(device=...)``
+call, then crops the whole batch with one roi_align on the device. CUDA cannot run inside
+loader workers, hence the main process. On the CPU the same code runs with ``device="cpu"``,
+which is how it is tested.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data._utils.collate import default_collate
 
+from alexnet_lightning.data.batch_crops import (
+    random_crop_offsets,
+    resized_crop_boxes,
+    resized_crops,
+)
 from alexnet_lightning.data.decode import as_uint8_tensor
 from alexnet_lightning.data.folder import load_rgb, report_bad_image
 from alexnet_lightning.data.samplers import current_sample_seed
+from alexnet_lightning.data.transforms import EVAL_RESIZE_RATIO
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # see data.decode
@@ -55,14 +63,35 @@ def is_encoded_batch(batch: Any) -> bool:
 
 
 class BatchDecoder:
-    """A ``collate_encoded`` batch -> (uint8 batch on ``device``, targets).
+    """A ``collate_encoded`` batch -> (uint8 batch of crops on ``device``, targets).
 
-    ``crop`` is the split's image transform (e.g. ``train_crop``), applied per image on the
-    device, where torchvision's v2 transforms run on tensors as they do on the CPU.
+    All JPEGs of the batch are decoded by ONE ``decode_jpeg`` call (on CUDA: batched nvJPEG).
+    The crops are ONE ``roi_align`` over the batch (``batch_crops.resized_crops``), with one box
+    per image: the box the split's per-image transform would cut, drawn from the sample's seed
+    exactly as torchvision draws it (``batch_crops``), and mapped back onto the decoded image.
+
+    ``crop`` is ``random_resized`` (RandomResizedCrop), ``paper`` (shorter side to ``side``,
+    central ``side`` square, random ``image_size`` crop) or ``center`` (shorter side to
+    ``side``, central ``image_size`` crop). Against the loader workers' path (resize with
+    antialiasing, then cut) the pixels differ only where a resize happens, by interpolation:
+    roi_align averages bilinear samples over each output pixel's footprint. Crops that need no
+    resize are exact.
     """
 
-    def __init__(self, crop: Callable[[torch.Tensor], torch.Tensor], on_bad_image: str) -> None:
-        self.crop, self.on_bad_image = crop, on_bad_image
+    def __init__(
+        self,
+        crop: str,
+        image_size: int,
+        on_bad_image: str,
+        scale: Sequence[float] = (0.08, 1.0),
+        ratio: Sequence[float] = (3 / 4, 4 / 3),
+        resize_ratio: float = EVAL_RESIZE_RATIO,
+    ) -> None:
+        if crop not in ("random_resized", "paper", "center"):
+            raise ValueError(f"crop={crop!r}: random_resized, paper or center")
+        self.crop, self.size, self.on_bad_image = crop, int(image_size), on_bad_image
+        self.scale, self.ratio = tuple(scale), tuple(ratio)
+        self.side = round(image_size * resize_ratio)
         self.skipped = 0
 
     def __call__(self, batch: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,16 +101,39 @@ class BatchDecoder:
         keep = [i for i, image in enumerate(images) if image is not None]
         if not keep:
             return torch.empty(0, dtype=torch.uint8, device=device), targets[:0]
-        crops = torch.stack([self._crop(images[i], seeds[i]) for i in keep])
-        return crops, targets[keep]
+        kept = [images[i] for i in keep]
+        sizes = [tuple(image.shape[-2:]) for image in kept]  # host metadata: no sync
+        boxes = self.boxes(sizes, [seeds[i] for i in keep])
+        crops = resized_crops(_canvas(kept), boxes, self.size)
+        return crops.round_().clamp_(0, 255).to(torch.uint8), targets[keep]
 
-    def _crop(self, image: torch.Tensor, seed: int | None) -> torch.Tensor:
-        if seed is None:  # no per-sample seed: the global RNG, as in a loader worker
-            return self.crop(image)
-        with torch.random.fork_rng(devices=[]):  # the draws the worker path makes
-            # torch.manual_seed would format a stack trace per call (see samplers)
-            torch.default_generator.manual_seed(seed)
-            return self.crop(image)
+    def boxes(self, sizes: list[tuple[int, int]], seeds: list[int | None]) -> torch.Tensor:
+        """(N, 4) boxes x1, y1, x2, y2 on the decoded images (CPU, drawn on the host)."""
+        seeds = [_global_seed() if s is None else int(s) for s in seeds]
+        if self.crop == "random_resized":
+            boxes = torch.empty(len(sizes), 4)
+            by_size: dict[tuple[int, int], list[int]] = {}
+            for i, size in enumerate(sizes):
+                by_size.setdefault(size, []).append(i)
+            for (height, width), index in by_size.items():  # one draw call per image size
+                drawn = resized_crop_boxes(
+                    [seeds[i] for i in index], height, width, self.scale, self.ratio
+                )
+                boxes[index] = drawn
+            return boxes
+        # paper / center: v2.Resize(side) then cuts, mapped back to the decoded image
+        if self.crop == "paper":
+            tops, lefts = random_crop_offsets(seeds, self.side, self.side, self.size)
+        out = []
+        for i, (height, width) in enumerate(sizes):
+            new_h, new_w = _resized_size(height, width, self.side)
+            top, left = _center(new_h, self.size), _center(new_w, self.size)
+            if self.crop == "paper":
+                top = _center(new_h, self.side) + int(tops[i])
+                left = _center(new_w, self.side) + int(lefts[i])
+            sy, sx = height / new_h, width / new_w
+            out.append([left * sx, top * sy, (left + self.size) * sx, (top + self.size) * sy])
+        return torch.tensor(out, dtype=torch.float32)
 
     def _decode(
         self, data: list[torch.Tensor], paths: list[str], device: torch.device
@@ -118,3 +170,39 @@ class BatchDecoder:
             self.skipped += 1
             report_bad_image(path, err, self.on_bad_image, f"{self.skipped} by this decoder")
             return None
+
+
+def _canvas(images: list[torch.Tensor]) -> torch.Tensor:
+    """The decoded images as one float (N, 3, H, W) batch for roi_align.
+
+    Images of one size are stacked. Otherwise each is copied into a canvas of the largest size
+    (one copy kernel per image, queued without waiting; nvJPEG hands back separate tensors), with
+    its last row and column repeated once beyond it: roi_align clamps samples to the canvas's
+    edge, and a sample up to half a pixel past an image's edge must see that edge, not padding.
+    """
+    if len({tuple(image.shape) for image in images}) == 1:
+        return torch.stack(images).float()
+    height = max(image.shape[-2] for image in images) + 1
+    width = max(image.shape[-1] for image in images) + 1
+    canvas = images[0].new_zeros((len(images), 3, height, width), dtype=torch.float32)
+    for i, image in enumerate(images):
+        h, w = image.shape[-2:]
+        canvas[i, :, : h + 1, : w + 1] = F.pad(image[None].float(), (0, 1, 0, 1), "replicate")[0]
+    return canvas
+
+
+def _resized_size(height: int, width: int, side: int) -> tuple[int, int]:
+    """The size v2.Resize(side) gives a height x width image (shorter side to ``side``)."""
+    if height <= width:
+        return side, int(side * width / height)
+    return int(side * height / width), side
+
+
+def _center(length: int, size: int) -> int:
+    """v2.CenterCrop's offset."""
+    return int(round((length - size) / 2.0))
+
+
+def _global_seed() -> int:
+    """A seed from the global RNG, for a sample without its own (as a loader worker would use)."""
+    return int(torch.randint(0, 2**62, ()).item())

@@ -15,8 +15,11 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from alexnet_lightning.errors import TrainingDiverged
 from alexnet_lightning.models.alexnet import AlexNet
+from alexnet_lightning.models.divergence import NonFiniteLossWatch
+
+# Training steps between two looks at the divergence check (each one waits for the GPU).
+DIVERGENCE_CHECK_EVERY = 50
 
 
 def _plain(value: Any) -> Any:
@@ -133,6 +136,7 @@ class AlexNetClassifier(L.LightningModule):
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)
         self.register_load_state_dict_pre_hook(_fill_missing_best)
+        self.divergence = NonFiniteLossWatch(every=DIVERGENCE_CHECK_EVERY)
 
     @property
     def num_classes(self) -> int:
@@ -154,7 +158,9 @@ class AlexNetClassifier(L.LightningModule):
         else:
             logits = self(images)
         loss = self.criterion(logits, targets)
-        metrics(logits, targets)
+        # update, not forward: only epoch values are logged, and forward would also compute
+        # this batch's accuracy
+        metrics.update(logits, targets)
         batch_size = images.shape[0]
         if stage == "train":
             # A metric object rather than a tensor, so the epoch's running mean can travel in a
@@ -185,12 +191,16 @@ class AlexNetClassifier(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> dict | None:
         out = self._shared_step(batch, self.train_metrics, "train")
-        if out is not None and not torch.isfinite(out["loss"]):
-            raise TrainingDiverged(
-                f"loss is {out['loss'].item()} at step {self.global_step}; lower "
-                "model.optimizer.lr or add a warmup (model/scheduler=cosine_warmup)"
-            )
+        if out is not None:  # a non-finite loss stops the run, checked without a per-step sync
+            self.divergence.update(out["loss"], self.global_step)
         return out
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.divergence.due(self.global_step):
+            self.divergence.check()
+
+    def on_train_epoch_end(self) -> None:
+        self.divergence.check()
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict | None:
         return self._shared_step(batch, self.val_metrics, "val")
@@ -218,6 +228,7 @@ class AlexNetClassifier(L.LightningModule):
         return {"train/loss": self.train_loss, **dict(self.train_metrics.items())}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.divergence.check()  # a checkpoint written after the loss went bad is not "good"
         # The running sums of the epoch's train/loss and train/acc: Lightning saves none of
         # them, so a run resumed mid-epoch would log (and write to metrics.json) the mean
         # of the batches after the resume only. Summed over ranks; rank 0 restores them.
