@@ -162,10 +162,11 @@ def resized_crops(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch
     uint8 in, uint8 out (rounded).
     """
     n = images.shape[0]
-    rois = torch.cat(
-        [torch.arange(n, dtype=torch.float32)[:, None], boxes.to(torch.float32).reshape(n, 4)],
-        dim=1,
-    ).to(images.device)
+    # built where the boxes are (the CPU in the decode path, the GPU in the packed one), then
+    # moved once: torch.cat refuses to mix devices
+    index = torch.arange(n, dtype=torch.float32, device=boxes.device)[:, None]
+    rois = torch.cat([index, boxes.to(torch.float32).reshape(n, 4)], dim=1)
+    rois = rois.to(images.device, non_blocking=True)
     x = images.float() if images.dtype != torch.float32 else images
     out = roi_align(x, rois, (size, size), spatial_scale=1.0, sampling_ratio=0, aligned=True)
     return _as_dtype(out, images.dtype)
