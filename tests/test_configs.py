@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.data.packed.pack import pack_dataset
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
 
@@ -91,10 +92,13 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path, image_f
     cfg = compose_config("train", [f"{group}={option}"], tmp_path)
     if "train_per_class" in cfg.data:  # the generated shapes: keep them tiny
         overrides = [f"{group}={option}", *TINY_SHAPES]
-    else:  # a dataset on disk: point it at the generated folder
+    else:  # a dataset on disk: point it at the generated folder (packed, for data=packed)
+        root = image_folder
+        if cfg.data._target_.endswith("PackedDataModule"):
+            root = pack_dataset(image_folder, tmp_path / "packed", side=73, progress=False)
         overrides = [
             f"{group}={option}",
-            f"data.root={image_folder}",
+            f"data.root={root}",
             "data.num_classes=3",
             "data.image_size=64",
             "data.num_workers=0",

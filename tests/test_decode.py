@@ -2,7 +2,6 @@
 the uint8-then-augment-on-device split against plain per-image CPU transforms."""
 
 import logging
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from alexnet_lightning.data.batch_crops import resized_crops
+from alexnet_lightning.data.datamodule import standalone_trainer
 from alexnet_lightning.data.decode import (
     DecodeRandomResizedCrop,
     DecodeShorterSide,
@@ -121,18 +121,9 @@ def test_unknown_decoder_is_named():
         DecodeRandomResizedCrop(64, decoder="nvjpeg")
 
 
-def fake_trainer(training):
-    return SimpleNamespace(
-        training=training,
-        strategy=SimpleNamespace(root_device="cpu"),
-        world_size=1,
-        global_rank=0,
-    )
-
-
 def batches(dm, split, count, training):
     """Loader batches as the trainer would see them after transfer to the (CPU) device."""
-    dm.trainer = fake_trainer(training)
+    dm.trainer = standalone_trainer("cpu", training)
     loader = dm.train_dataloader() if split == "train" else dm.val_dataloader()
     out = []
     for batch, _ in zip(loader, range(count), strict=False):

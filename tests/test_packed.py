@@ -231,7 +231,7 @@ def test_killed_mid_epoch_resumes_bitwise_with_data_packed(packed, tmp_path_fact
     killed = _train(every_4, *kill, tmp=tmp, root=packed)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     last = runs(tmp)[0] / "checkpoints" / "last.ckpt"
-    assert load(last)["PackedDataModule"] == {"epoch": 1, "batches_done": 2}
+    assert load(last)["PackedDataModule"] == {"epoch": 1, "batches_done": 2, "epoch_batches": 6}
     resumed = _train(every_4, f"ckpt_path={last}", tmp=tmp, root=packed)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_bitwise_equal(load(runs(tmp)[1] / "checkpoints" / "last.ckpt"), uninterrupted)

@@ -20,7 +20,6 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import lightning as L
@@ -33,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
 from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.data.datamodule import standalone_trainer
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.timing import (
     Checksums,
@@ -54,18 +54,6 @@ AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
 # --- data ---------------------------------------------------------------------------------
-
-
-def _stub_trainer(device: torch.device) -> SimpleNamespace:
-    """What the DataModule's hooks read from a trainer, outside Trainer.fit: a training step on
-    ``device`` of one process."""
-    return SimpleNamespace(
-        strategy=SimpleNamespace(root_device=device),
-        training=True,
-        testing=False,
-        world_size=1,
-        global_rank=0,
-    )
 
 
 def data_path_config(cfg: DictConfig, spec: DictConfig) -> DictConfig | str:
@@ -107,7 +95,7 @@ def make_datamodule(data_cfg: DictConfig, device: torch.device) -> Any:
     datamodule = instantiate(data_cfg)
     datamodule.prepare_data()
     datamodule.inspect()
-    datamodule.trainer = _stub_trainer(device)
+    datamodule.trainer = standalone_trainer(device)
     datamodule.setup("fit")
     return datamodule
 
@@ -307,7 +295,7 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
         steps = cfg.warmup_batches + cfg.windows * cfg.window_batches
         same_batches = SameBatches(datamodule, batches, steps)
         fit = fit_rates(_model(cfg, info.names), same_batches, cfg, cfg.seed)
-        datamodule.trainer = _stub_trainer(device)  # fit left its finished trainer there
+        datamodule.trainer = standalone_trainer(device)  # fit left its finished trainer there
         _progress("Trainer.fit, same batches", fit.rates)
         # the plain loop on both sides of Trainer.fit: a drifting machine (shared cores) then
         # does not decide the tax

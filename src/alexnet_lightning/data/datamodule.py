@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import lightning as L
@@ -336,3 +337,21 @@ class ImageFolderDataModule(L.LightningDataModule):
             return batch
         training = self.trainer is not None and self.trainer.training
         return self.augment(images, train=training), targets
+
+
+def standalone_trainer(device: torch.device | str, training: bool = True) -> SimpleNamespace:
+    """What the DataModule's loaders and batch hooks read from a Trainer, for using them outside
+    Trainer.fit (the benchmark, tests): one process at epoch 0, training or evaluating on
+    ``device``."""
+    return SimpleNamespace(
+        strategy=SimpleNamespace(root_device=torch.device(device)),
+        training=training,
+        testing=False,
+        world_size=1,
+        global_rank=0,
+        limit_train_batches=1.0,
+        # the training sampler starts at the fit loop's epoch (see _train_sampler)
+        fit_loop=SimpleNamespace(
+            epoch_progress=SimpleNamespace(current=SimpleNamespace(processed=0))
+        ),
+    )

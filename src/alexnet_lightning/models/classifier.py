@@ -118,13 +118,17 @@ class AlexNetClassifier(L.LightningModule):
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.train_metrics = _accuracy(num_classes, "train/")
-        self.train_loss = MeanMetric()
+        # nan_strategy="disable": the default NaN filter asks the GPU whether there is a NaN on
+        # every update (a host sync per step); a NaN loss is the divergence watch's business
+        self.train_loss = MeanMetric(nan_strategy="disable")
         self._resumed_train_epoch: dict[str, Any] | None = None
         self.val_metrics = _accuracy(num_classes, "val/")
         self.test_metrics = _accuracy(num_classes, "test/")
         # Loss means as metric objects: their sums and counts are synchronised across ranks, so
         # with shards of unequal size the value still equals the single-process one.
-        self.eval_loss = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
+        self.eval_loss = nn.ModuleDict(
+            {"val": MeanMetric(nan_strategy="disable"), "test": MeanMetric(nan_strategy="disable")}
+        )
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
         if compile:

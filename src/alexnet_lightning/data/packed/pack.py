@@ -192,7 +192,7 @@ def _run(
     chunks: list[list[tuple[int, str]]], array: str, side: int, workers: int
 ) -> Iterator[list[tuple[int, str | None]]]:
     if workers <= 1 or len(chunks) <= 1:
-        _init_worker()
+        # in this process: its thread count is the caller's, left as it is
         for chunk in chunks:
             yield pack_rows(array, chunk, side)
         return
