@@ -12,11 +12,12 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection
+from torchmetrics import MaxMetric, Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.models.divergence import NonFiniteLossWatch
+from alexnet_lightning.models.weighted_mean import WeightedMean
 
 # Training steps between two looks at the divergence check (each one waits for the GPU).
 DIVERGENCE_CHECK_EVERY = 50
@@ -118,17 +119,13 @@ class AlexNetClassifier(L.LightningModule):
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.train_metrics = _accuracy(num_classes, "train/")
-        # nan_strategy="disable": the default NaN filter asks the GPU whether there is a NaN on
-        # every update (a host sync per step); a NaN loss is the divergence watch's business
-        self.train_loss = MeanMetric(nan_strategy="disable")
+        self.train_loss = WeightedMean()
         self._resumed_train_epoch: dict[str, Any] | None = None
         self.val_metrics = _accuracy(num_classes, "val/")
         self.test_metrics = _accuracy(num_classes, "test/")
         # Loss means as metric objects: their sums and counts are synchronised across ranks, so
         # with shards of unequal size the value still equals the single-process one.
-        self.eval_loss = nn.ModuleDict(
-            {"val": MeanMetric(nan_strategy="disable"), "test": MeanMetric(nan_strategy="disable")}
-        )
+        self.eval_loss = nn.ModuleDict({"val": WeightedMean(), "test": WeightedMean()})
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
         if compile:
@@ -169,7 +166,7 @@ class AlexNetClassifier(L.LightningModule):
         if stage == "train":
             # A metric object rather than a tensor, so the epoch's running mean can travel in a
             # mid-epoch checkpoint (see on_save_checkpoint); synchronised across ranks itself.
-            self.train_loss(loss.detach(), weight=batch_size)
+            self.train_loss.update(loss, batch_size)
             self.log(
                 "train/loss",
                 self.train_loss,
@@ -179,7 +176,7 @@ class AlexNetClassifier(L.LightningModule):
                 batch_size=batch_size,
             )
         else:
-            self.eval_loss[stage](loss.detach(), weight=batch_size)
+            self.eval_loss[stage].update(loss, batch_size)
             self.log(
                 f"{stage}/loss",
                 self.eval_loss[stage],
