@@ -1,6 +1,6 @@
 """The sweep report: summary.csv, summary.md (best first, best overrides to copy) and PNG plots.
 
-Written by our sweepers when a multirun ends (sweeps.grid, sweeps.optuna_search), and rebuilt
+Written by our sweepers when a multirun ends (sweeps.grid, sweeps.optuna_sweeper), and rebuilt
 for any sweep folder with ``python scripts/sweep_report.py DIR`` (``make sweep-report DIR=...``).
 """
 
