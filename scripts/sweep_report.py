@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from alexnet_lightning.sweep_report import write_report
+from alexnet_lightning.sweeps.report import write_report
 
 
 def main() -> None:

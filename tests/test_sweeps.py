@@ -384,13 +384,13 @@ def test_a_job_requeued_by_slurm_resumes_from_its_last_checkpoint(tmp_path, monk
 def test_optuna_sweeper_tells_a_nan_or_missing_metric_as_failed(returned, state):
     from hydra.core.utils import JobReturn, JobStatus
 
-    from hydra_plugins.alexnet_sweepers.optuna_sweeper import OptunaSweeper
+    from alexnet_lightning.sweeps.optuna_sweeper import tell
 
-    sweeper = OptunaSweeper("s", None, "maximize", 1, 1, 0, "val/acc", None, None, {})
     study = optuna.create_study(direction="maximize")
     trial = study.ask()
-    result = JobReturn(status=JobStatus.COMPLETED, _return_value=returned)
-    assert sweeper._tell(study, trial, result) == state
+    result = JobReturn(status=JobStatus.COMPLETED)
+    result.return_value = returned
+    assert tell(study, trial, result) == state
     told = optuna.trial.TrialState.COMPLETE if state == "complete" else optuna.trial.TrialState.FAIL
     assert study.trials[0].state == told
 
@@ -454,7 +454,7 @@ def test_search_space_comes_from_hydra_sweep_syntax_and_the_command_line():
         IntDistribution,
     )
 
-    from alexnet_lightning.optuna_search import split_overrides
+    from alexnet_lightning.sweeps.space import split_overrides
 
     params = {
         "model.optimizer.lr": "tag(log, interval(1e-4, 1e-1))",
@@ -500,3 +500,51 @@ def test_optuna_sweep_on_the_joblib_launcher_runs_two_trials_at_once(tmp_path):
     # in parallel: each job started before the other one ended
     jobs = [json.loads((sweep / j / "job.json").read_text()) for j in ("0", "1")]
     assert all(a["started"] < b["started"] + b["wall_s"] for a, b in (jobs, jobs[::-1]))
+
+
+def test_grid_sweeper_expands_the_grid_with_hydra_basic_sweeper():
+    """Our GridSweeper leaves the grid to Hydra's BasicSweeper (a private class, through
+    alexnet_lightning.compat): config params and command-line lists, batches of max_batch_size.
+    Fails when a Hydra upgrade changes what we use of it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from hydra_plugins.alexnet_sweepers.grid import GridSweeper
+
+    sweeper = GridSweeper(max_batch_size=3, params={"model.optimizer.lr": "0.1,0.01"})
+    lines = [*sweeper._parse_config(), "data.batch_size=4,8", "seed=1"]
+    batches = sweeper.split_arguments(
+        OverridesParser.create().parse_overrides(lines), sweeper.max_batch_size
+    )
+    sweeper.overrides = batches
+    jobs = []
+    while not sweeper.is_done():
+        jobs.append(sweeper.get_job_batch())
+    assert [len(batch) for batch in jobs] == [3, 1]
+    assert jobs[0][0] == ["model.optimizer.lr=0.1", "data.batch_size=4", "seed=1"]
+    assert jobs[1][0] == ["model.optimizer.lr=0.01", "data.batch_size=8", "seed=1"]
+
+
+def test_a_job_state_comes_from_its_job_return_and_job_json_has_one_writer(tmp_path):
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from alexnet_lightning.errors import TrainingDiverged
+    from alexnet_lightning.sweeps.jobs import JOB_FILE, job_outcome, write_job_record
+
+    done = JobReturn(status=JobStatus.COMPLETED)
+    done.return_value = 0.5
+    assert job_outcome(done) == ("complete", 0.5)
+    for raised, state in [
+        (TrainingDiverged("loss is nan"), "failed"),
+        (optuna.TrialPruned(), "pruned"),
+    ]:
+        result = JobReturn(status=JobStatus.FAILED, overrides=["a=1"])
+        result.return_value = raised
+        assert job_outcome(result) == (state, raised)  # read, not re-raised
+    # the job writes its record, the sweeper then updates its state; nothing half-written
+    write_job_record(tmp_path, state="complete", started=1.0, wall_s=2.0)
+    write_job_record(tmp_path, state="failed", trial=3)
+    record = json.loads((tmp_path / JOB_FILE).read_text())
+    assert record == {"state": "failed", "started": 1.0, "wall_s": 2.0, "trial": 3}
+    assert [p.name for p in tmp_path.iterdir()] == [JOB_FILE]
+    write_job_record(tmp_path / "never_started", state="interrupted")
+    assert not (tmp_path / "never_started").exists()

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import UserError
+from alexnet_lightning.sweeps.jobs import is_trial_pruned
 
 log = logging.getLogger("alexnet_lightning")
 
@@ -40,7 +41,7 @@ def run_task(task: str | Task, cfg: DictConfig) -> Any:
             raise  # sys.exit here would end the whole sweep, not just this job
         sys.exit(2)
     except Exception as err:
-        if _is_trial_pruned(err):
+        if is_trial_pruned(err):
             log.info("trial pruned by the Optuna sweeper; run folder: %s", output_dir)
         else:
             log.error("run failed; its folder (log, config, checkpoints): %s", output_dir)
@@ -52,13 +53,6 @@ def _load(task: str | Task) -> Task:
         return task
     module, _, name = task.partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def _is_trial_pruned(err: Exception) -> bool:
-    # Only a trial of the Optuna sweeper raises TrialPruned, and then optuna is imported;
-    # importing it here for the isinstance test would cost every run a second.
-    optuna = sys.modules.get("optuna")
-    return optuna is not None and isinstance(err, optuna.TrialPruned)
 
 
 def _in_multirun() -> bool:

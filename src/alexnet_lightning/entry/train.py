@@ -20,7 +20,7 @@ from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.entry.ddp_hydra import use_run_folder_of_rank_zero
 from alexnet_lightning.entry.resume import find_last_checkpoint, requeued_checkpoint
 from alexnet_lightning.errors import ConfigError, TrainingDiverged
-from alexnet_lightning.optuna_search import pruning_callback
+from alexnet_lightning.sweeps.study import pruning_callback
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
 from alexnet_lightning.utils.run_files import (
     log_hyperparameters,

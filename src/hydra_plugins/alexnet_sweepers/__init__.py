@@ -1,2 +1,6 @@
-"""Hydra sweepers of alexnet-lightning. Hydra only instantiates plugins from the hydra_plugins
-namespace, so the classes live here; the Optuna and report logic lives in alexnet_lightning."""
+"""Hydra sweepers of alexnet-lightning, as Hydra finds them.
+
+Hydra instantiates plugins only from classes defined in the hydra_plugins namespace, and imports
+every module here at startup; so these are thin subclasses, and the sweepers' code lives in
+alexnet_lightning.sweeps (which imports optuna, torch and matplotlib only once a sweep starts).
+"""

@@ -1,22 +1,18 @@
 """The sweep report: summary.csv, summary.md (best first, best overrides to copy) and PNG plots.
 
-Written by our sweepers when a multirun ends, and rebuilt for any sweep folder with
-``python scripts/sweep_report.py DIR`` (``make sweep-report DIR=...``).
+Written by our sweepers when a multirun ends (sweeps.grid, sweeps.optuna_sweeper), and rebuilt
+for any sweep folder with ``python scripts/sweep_report.py DIR`` (``make sweep-report DIR=...``).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import yaml
 
-matplotlib.use("Agg")  # files only; no display on cluster nodes
-import matplotlib.pyplot as plt  # noqa: E402
-import yaml  # noqa: E402
-
-from alexnet_lightning.sweep_summary import summary_rows, write_summary  # noqa: E402
+from alexnet_lightning.sweeps.plots import plot_against, plot_history
+from alexnet_lightning.sweeps.summary import metric_value, summary_rows, write_summary
 
 PLOTS = "plots"
 
@@ -33,25 +29,19 @@ def write_report(
     paths.append(_write_markdown(sweep_dir, ranked, swept, metric or "optimized_metric"))
     (sweep_dir / PLOTS).mkdir(exist_ok=True)
     for key, values in swept.items():
-        paths.append(_plot_against(sweep_dir, key, values, rows, metric))
+        paths.append(plot_against(sweep_dir / PLOTS, key, values, rows, metric))
     if _is_optuna(sweep_dir):
-        paths.append(_plot_history(sweep_dir, rows, metric, direction))
+        paths.append(plot_history(sweep_dir / PLOTS, rows, metric, direction))
     return paths
-
-
-def _value(row: dict[str, Any]) -> float | None:
-    try:
-        value = float(row["optimized_metric"])
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _ranked(rows: list[dict], direction: str) -> list[dict]:
     """Jobs with a value first, best first; then the rest in job order."""
     sign = -1 if direction == "maximize" else 1
-    scored = sorted((r for r in rows if _value(r) is not None), key=lambda r: sign * _value(r))
-    return scored + [r for r in rows if _value(r) is None]
+    scored = sorted(
+        (r for r in rows if metric_value(r) is not None), key=lambda r: sign * metric_value(r)
+    )
+    return scored + [r for r in rows if metric_value(r) is None]
 
 
 def _parse(override: str) -> tuple[str, str]:
@@ -88,7 +78,7 @@ def _write_markdown(sweep_dir: Path, ranked: list[dict], swept: dict, metric: st
         cells = [r["job"], r["state"], *(_fmt(r[column.get(m, m)]) for m in metrics)]
         cells += [str(r["epochs"]), str(r["wall_s"]), *(values.get(k, "") for k in swept)]
         lines.append("| " + " | ".join(cells) + " |")
-    best = ranked[0] if ranked and _value(ranked[0]) is not None else None
+    best = ranked[0] if ranked and metric_value(ranked[0]) is not None else None
     if best:
         # hparams_search= would turn the single run back into a search config
         overrides = [o for o in best["overrides"].split() if not o.startswith("hparams_search=")]
@@ -116,62 +106,6 @@ def _fmt(value: Any) -> str:
         return f"{float(value):.4f}"
     except (TypeError, ValueError):
         return str(value) if value not in (None, "") else "-"
-
-
-def _plot_against(
-    sweep_dir: Path, key: str, values: list[str], rows: list[dict], metric: str | None
-) -> Path:
-    points = [(v, _value(r)) for v, r in zip(values, rows, strict=True) if _value(r) is not None]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    numeric = _numbers([v for v, _ in points])
-    if numeric is not None:
-        ax.scatter(numeric, [y for _, y in points])
-        if min(numeric) > 0 and max(numeric) / min(numeric) >= 100:
-            ax.set_xscale("log")
-    else:  # categories (optimizer names, ...): one column each
-        labels = sorted({v for v, _ in points})
-        ax.scatter([labels.index(v) for v, _ in points], [y for _, y in points])
-        ax.set_xticks(range(len(labels)), labels)
-    ax.set_xlabel(key)
-    ax.set_ylabel(metric or "optimized_metric")
-    ax.set_title(f"{metric} against {key}", fontsize=9)
-    ax.grid(alpha=0.3)
-    path = sweep_dir / PLOTS / f"{key.replace('/', '_')}.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def _numbers(values: list[str]) -> list[float] | None:
-    try:
-        return [float(v) for v in values]
-    except ValueError:
-        return None
-
-
-def _plot_history(sweep_dir: Path, rows: list[dict], metric: str | None, direction: str) -> Path:
-    jobs = [
-        (int(r["job"]), _value(r)) for r in rows if r["job"].isdigit() and _value(r) is not None
-    ]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.scatter([j for j, _ in jobs], [v for _, v in jobs], label="trial")
-    best, running = None, []
-    for _, value in jobs:
-        better = best is None or (value > best if direction == "maximize" else value < best)
-        best = value if better else best
-        running.append(best)
-    ax.step([j for j, _ in jobs], running, where="post", color="tab:red", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel(metric or "optimized_metric")
-    ax.set_title("optimisation history", fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    path = sweep_dir / PLOTS / "history.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 def _is_optuna(sweep_dir: Path) -> bool:

@@ -1,0 +1,50 @@
+"""The grid sweeper: Hydra's, but a failed job is recorded and the rest of the grid still runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
+
+from alexnet_lightning.compat import BasicSweeper
+from alexnet_lightning.sweeps.sweep_folder import make_sweep_folder, write_report_at_end
+
+
+class GridSweeper(BasicSweeper):
+    """Hydra's BasicSweeper stops at the first batch with a failed job and skips Hydra's
+    end-of-sweep callbacks; this one runs every batch, writes the report, then exits non-zero
+    naming the failed jobs. The grid itself (``key=a,b`` lists, ``params``, batches of
+    ``max_batch_size``) is BasicSweeper's."""
+
+    def sweep(self, arguments: list[str]) -> Any:
+        assert self.config is not None and self.launcher is not None
+        assert self.hydra_context is not None
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
+        self.overrides = self.split_arguments(overrides, self.max_batch_size)
+        sweep_dir = make_sweep_folder(self.config)
+
+        returns, failed, job_idx = [], [], 0
+        try:
+            while not self.is_done():
+                batch = self.get_job_batch()
+                self.validate_batch_is_legal(batch)
+                results = self.launcher.launch(batch, initial_job_idx=job_idx)
+                failed += failed_jobs(results, job_idx)
+                job_idx += len(batch)
+                returns.append(results)
+        finally:
+            write_report_at_end(sweep_dir, self.config.get("optimized_metric"))
+        if failed:
+            raise SystemExit(
+                f"{len(failed)} of {job_idx} jobs failed (jobs {', '.join(map(str, failed))}); "
+                f"their logs are in {sweep_dir}/<job>/, the report in {sweep_dir}/summary.md"
+            )
+        return returns
+
+
+def failed_jobs(results: Sequence[JobReturn], first_job: int) -> list[int]:
+    """The job numbers of a launched batch that did not complete."""
+    return [first_job + i for i, r in enumerate(results) if r.status != JobStatus.COMPLETED]
