@@ -11,6 +11,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from alexnet_lightning.data.cache import DecodedImageCache
@@ -31,11 +32,7 @@ from alexnet_lightning.data.folder import (
     collate_skipping_bad,
     inspect_folder,
 )
-from alexnet_lightning.data.samplers import (
-    ResumableShuffleSampler,
-    SeededSamples,
-    UnpaddedEvalSampler,
-)
+from alexnet_lightning.data.samplers import ResumableShuffleSampler, SeededSamples
 from alexnet_lightning.data.transforms import (
     EVAL_RESIZE_RATIO,
     IMAGENET_MEAN,
@@ -46,7 +43,7 @@ from alexnet_lightning.data.transforms import (
     ten_crop,
     train_crop,
 )
-from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.errors import ConfigError, DataError
 
 
 class ImageFolderDataModule(L.LightningDataModule):
@@ -205,7 +202,15 @@ class ImageFolderDataModule(L.LightningDataModule):
             sampler = self._train_sampler(dataset, replicas, rank)
             dataset = self._seeded(dataset)
         else:
-            sampler = UnpaddedEvalSampler(dataset, replicas, rank)
+            if len(dataset) < replicas:  # Lightning's sampler asserts each rank gets one
+                raise DataError(
+                    f"the {split} split has {len(dataset)} images, fewer than the {replicas} "
+                    "processes evaluating it; add images or run on fewer devices"
+                )
+            # in order, every image once over all ranks: padding would count some twice
+            sampler = UnrepeatedDistributedSampler(
+                dataset, num_replicas=replicas, rank=rank, shuffle=False
+            )
         return DataLoader(
             dataset,
             batch_size=hp.batch_size,

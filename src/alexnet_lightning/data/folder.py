@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset
-from torch.utils.data._utils.collate import default_collate
+from torch.utils.data import Dataset, default_collate
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
 from alexnet_lightning.errors import DataError
