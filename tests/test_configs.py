@@ -142,7 +142,7 @@ def test_linear_lr_scaling_is_opt_in_and_uses_the_global_batch(tmp_path):
 def test_multinode_config_keeps_the_node_count_given_and_atomic_checkpoints(tmp_path):
     from lightning.pytorch.strategies import DDPStrategy
 
-    from alexnet_lightning.checkpoint_io import AtomicCheckpointIO
+    from alexnet_lightning.checkpoints import AtomicCheckpointIO
 
     cfg = compose_config(
         "train",

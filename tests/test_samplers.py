@@ -2,10 +2,8 @@
 
 import pytest
 import torch
-from torch.utils.data import DataLoader
-
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
 from alexnet_lightning.data.samplers import ResumableShuffleSampler, SeededSamples
 

@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from alexnet_lightning.errors import ConfigError, DataError
+from alexnet_lightning.files import write_json
 
 __all__ = ["SHAPE_CLASSES", "SOURCE", "ensure_shapes_dataset"]
 
@@ -362,9 +363,7 @@ def _build(target: Path, expected: Mapping[str, Any]) -> None:
                 rng = _image_rng(opts["seed"], split, class_index, i)
                 img = _render(class_index, opts["image_size"], rng)
                 img.save(folder / f"{i:05d}.jpg", "JPEG", quality=JPEG_QUALITY)
-    tmp = target / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target / MANIFEST_NAME)
+    write_json(target / MANIFEST_NAME, expected, indent=2, end="\n")
 
 
 def _remove_leftovers(parent: Path, name: str) -> None:

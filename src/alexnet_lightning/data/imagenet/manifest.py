@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from alexnet_lightning.data.imagenet.atomic import write_bytes_atomic
 from alexnet_lightning.errors import DataError
+from alexnet_lightning.files import write_json
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
@@ -41,9 +41,7 @@ def load_manifest(root: str | Path) -> dict[str, Any] | None:
 
 def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:
     path = Path(root) / MANIFEST_NAME
-    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    write_bytes_atomic(path, text.encode("utf-8"))
-    return path
+    return write_json(path, manifest, indent=2, ensure_ascii=False, end="\n")
 
 
 def count_images(split_dir: Path, classes: list[str]) -> dict[str, int]:

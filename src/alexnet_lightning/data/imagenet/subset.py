@@ -25,7 +25,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from alexnet_lightning.data.imagenet.atomic import write_bytes_atomic
 from alexnet_lightning.data.imagenet.classes import imagenet_names, is_wnid, resolve_class_list
 from alexnet_lightning.data.imagenet.layouts import SourceLayout, detect_layout
 from alexnet_lightning.data.imagenet.manifest import (
@@ -41,6 +40,7 @@ from alexnet_lightning.data.imagenet.transfer import (
     transfer_batch,
 )
 from alexnet_lightning.errors import ConfigError, DataError
+from alexnet_lightning.files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def _claim_dest(dst: Path, options: TransferOptions) -> None:
             "pick a new or empty folder"
         )
     dst.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(marker, json.dumps(wanted).encode("utf-8"))
+    write_json(marker, wanted)
     # The old manifest would describe a dataset that is about to change.
     (dst / MANIFEST_NAME).unlink(missing_ok=True)
 

@@ -37,7 +37,6 @@ from torchvision.transforms import v2
 
 from alexnet_lightning.data.decode import DecodeShorterSide
 from alexnet_lightning.data.folder import inspect_folder
-from alexnet_lightning.data.imagenet.atomic import write_bytes_atomic
 from alexnet_lightning.data.packed.store import (
     FORMAT,
     MANIFEST_NAME,
@@ -45,6 +44,7 @@ from alexnet_lightning.data.packed.store import (
     labels_path,
 )
 from alexnet_lightning.errors import ConfigError, DataError
+from alexnet_lightning.files import write_atomic, write_json
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,7 @@ def pack_dataset(
         "source": str(src),
         "skipped": skipped,
     }
-    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    write_bytes_atomic(dst / MANIFEST_NAME, text.encode("utf-8"))
+    write_json(dst / MANIFEST_NAME, manifest, indent=2, ensure_ascii=False, end="\n")
     return dst
 
 
@@ -121,7 +120,7 @@ def _claim(dst: Path, state: dict[str, Any]) -> bool:
             )
         return (dst / MANIFEST_NAME).is_file()
     dst.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(marker, json.dumps(state).encode())
+    write_json(marker, state)
     return False
 
 
@@ -164,7 +163,7 @@ def _pack_split(
         new_bad = {files[row][0]: reason for row, reason in results if reason is not None}
         if new_bad:  # the reasons reach the disk before the bitmap says "skipped"
             bad.update(new_bad)
-            write_bytes_atomic(bad_path, json.dumps(bad, indent=1).encode())
+            write_json(bad_path, bad, indent=1)
         for row, reason in results:
             done[row] = WRITTEN if reason is None else SKIPPED
         done.flush()
@@ -184,7 +183,7 @@ def _pack_split(
         _squeeze(dst, split, keep)
     if not labels.is_file() or len(np.load(labels)) != len(keep):
         targets = np.array([files[row][1] for row in keep], dtype=np.int64)
-        _save_atomic(labels, targets)
+        write_atomic(labels, lambda file: np.save(file, targets))
     return len(keep), sorted(bad.items())
 
 
@@ -266,13 +265,6 @@ def _rewrite_shape(path: Path, shape: tuple[int, ...]) -> None:
         f.seek(0)
         f.write(prefix + header.ljust(room - 1) + b"\n")
         f.truncate(offset + int(np.prod(shape)))
-
-
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
 
 
 def _progress_bar(enabled: bool) -> Progress:
