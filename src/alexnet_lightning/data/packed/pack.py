@@ -32,14 +32,13 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 from torchvision.transforms import v2
 
 from alexnet_lightning.data.decode import DecodeShorterSide
 from alexnet_lightning.data.folder import inspect_folder
+from alexnet_lightning.data.manifest import MANIFEST_NAME, list_images, write_manifest
 from alexnet_lightning.data.packed.store import (
     FORMAT,
-    MANIFEST_NAME,
     images_path,
     labels_path,
 )
@@ -87,7 +86,7 @@ def pack_dataset(
     workers = workers or os.cpu_count() or 1
     counts, skipped = {}, []
     for split in splits:
-        files = _list_files(src / split, info.classes)
+        files = list_images(src / split, info.classes)
         kept, bad = _pack_split(dst, split, files, side, workers, progress)
         counts[split] = kept
         skipped += [{"path": str(p), "reason": r} for p, r in bad]
@@ -100,7 +99,7 @@ def pack_dataset(
         "source": str(src),
         "skipped": skipped,
     }
-    write_json(dst / MANIFEST_NAME, manifest, indent=2, ensure_ascii=False, end="\n")
+    write_manifest(dst, manifest)
     return dst
 
 
@@ -122,11 +121,6 @@ def _claim(dst: Path, state: dict[str, Any]) -> bool:
     dst.mkdir(parents=True, exist_ok=True)
     write_json(marker, state)
     return False
-
-
-def _list_files(split_dir: Path, classes: list[str]) -> list[tuple[str, int]]:
-    class_to_idx = {c: i for i, c in enumerate(classes)}
-    return make_dataset(str(split_dir), class_to_idx, extensions=IMG_EXTENSIONS)
 
 
 def _pack_split(
