@@ -14,12 +14,9 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
+from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.data.cache import DecodedImageCache
-from alexnet_lightning.data.decode import (
-    DecodeRandomResizedCrop,
-    DecodeShorterSide,
-    check_decoder,
-)
+from alexnet_lightning.data.decode import DecodeRandomResizedCrop, DecodeShorterSide
 from alexnet_lightning.data.device_decode import (
     BatchDecoder,
     collate_encoded,
@@ -43,7 +40,7 @@ from alexnet_lightning.data.transforms import (
     ten_crop,
     train_crop,
 )
-from alexnet_lightning.errors import ConfigError, DataError
+from alexnet_lightning.errors import DataError
 
 
 class ImageFolderDataModule(L.LightningDataModule):
@@ -106,11 +103,12 @@ class ImageFolderDataModule(L.LightningDataModule):
             },
             logger=False,
         )
-        if train_crop not in ("random_resized", "paper"):
-            raise ConfigError(f"data.train_crop={train_crop!r}: choose random_resized or paper")
-        if test_views not in ("center", "ten_crop"):
-            raise ConfigError(f"test_views={test_views!r}: choose center or ten_crop")
-        check_decoder(decoder)
+        for key, value in (
+            ("train_crop", train_crop),
+            ("test_views", test_views),
+            ("decoder", decoder),
+        ):
+            check_value(f"data.{key}", value)
         self.root = Path(root).expanduser()
         self.missing_hint = missing_hint
         self.augment = BatchAugment(mean, std, lighting_std)

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, default_collate
 from torchvision.datasets.folder import find_classes
 
+from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.data.manifest import (
     IMAGE_EXTENSIONS,
     count_images,
@@ -23,8 +24,6 @@ from alexnet_lightning.data.manifest import (
 from alexnet_lightning.errors import DataError
 
 log = logging.getLogger(__name__)
-
-ON_BAD_IMAGE = ("warn", "raise")
 
 
 @dataclass
@@ -162,8 +161,7 @@ class ImageFiles(Dataset):
         transform: Callable[[str], torch.Tensor],
         on_bad_image: str = "warn",
     ) -> None:
-        if on_bad_image not in ON_BAD_IMAGE:
-            raise DataError(f"data.on_bad_image={on_bad_image!r}: choose warn or raise")
+        check_value("data.on_bad_image", on_bad_image)
         self.split_dir = Path(split_dir)
         samples = list_images(self.split_dir, classes)
         self.paths = PackedPaths([os.path.relpath(p, self.split_dir) for p, _ in samples])

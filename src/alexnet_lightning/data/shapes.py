@@ -375,13 +375,16 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
 
 def ensure_shapes_dataset(
     root: str | Path,
-    num_classes: int = 10,
-    train_per_class: int = 300,
-    val_per_class: int = 60,
-    image_size: int = 128,
-    seed: int = 0,
+    *,
+    num_classes: int,
+    train_per_class: int,
+    val_per_class: int,
+    image_size: int,
+    seed: int,
 ) -> Path:
     """Build the dataset at root unless an identical complete one is already there; return root.
+
+    No defaults: the values users run with live in conf/data/shapes.yaml (ShapesDataModule).
 
     Returns the resolved absolute path. A complete dataset with the same arguments is reused
     untouched; a stale, half-written or differently configured one that this generator made is
