@@ -24,14 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import UnidentifiedImageError
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from torchvision.transforms import v2
 
 from alexnet_lightning.data.decode import DecodeShorterSide
@@ -42,6 +34,7 @@ from alexnet_lightning.data.packed.store import (
     images_path,
     labels_path,
 )
+from alexnet_lightning.data.progress import count_bar
 from alexnet_lightning.errors import ConfigError, DataError
 from alexnet_lightning.files import write_atomic, write_json
 
@@ -165,7 +158,7 @@ def _pack_split(
     chunks = [
         [(row, files[row][0]) for row in todo[i : i + CHUNK]] for i in range(0, len(todo), CHUNK)
     ]
-    with _progress_bar(progress) as bar:
+    with count_bar(progress) as bar:
         task = bar.add_task(split, total=n, completed=n - len(todo))
         for results in _run(chunks, str(images), side, workers):
             record(results)
@@ -259,14 +252,3 @@ def _rewrite_shape(path: Path, shape: tuple[int, ...]) -> None:
         f.seek(0)
         f.write(prefix + header.ljust(room - 1) + b"\n")
         f.truncate(offset + int(np.prod(shape)))
-
-
-def _progress_bar(enabled: bool) -> Progress:
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    return Progress(*columns, disable=not enabled)
