@@ -14,7 +14,8 @@ import argparse
 import logging
 import sys
 
-from alexnet_lightning.data.imagenet import build_subset, load_manifest
+from alexnet_lightning.data.imagenet import build_subset
+from alexnet_lightning.data.manifest import load_manifest
 from alexnet_lightning.data.packed import pack_dataset
 from alexnet_lightning.errors import UserError
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from alexnet_lightning.checkpoint_io import AtomicCheckpointIO
+from alexnet_lightning.checkpoints import AtomicCheckpointIO
 
 
 def _half_then_hang(obj: object, file: io.BufferedWriter) -> None:

@@ -142,7 +142,7 @@ def test_linear_lr_scaling_is_opt_in_and_uses_the_global_batch(tmp_path):
 def test_multinode_config_keeps_the_node_count_given_and_atomic_checkpoints(tmp_path):
     from lightning.pytorch.strategies import DDPStrategy
 
-    from alexnet_lightning.checkpoint_io import AtomicCheckpointIO
+    from alexnet_lightning.checkpoints import AtomicCheckpointIO
 
     cfg = compose_config(
         "train",
@@ -427,3 +427,35 @@ def test_config_checks_import_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- the same rules guard the classes when they are built without a config --------------------
+
+CLASS_VALUES = [
+    ("alexnet", "model.net.variant='vgg16'", "one of seed, paper, torchvision"),
+    ("dropout", "model.net.dropout=1.0", "a number in [0.0, 1.0), e.g. 0.5"),
+    ("image_files", "data.on_bad_image='ignore'", "one of warn, raise"),
+    ("datamodule_crop", "data.train_crop='centre'", "one of random_resized, paper"),
+    ("datamodule_views", "data.test_views='five_crop'", "one of center, ten_crop"),
+    ("decoder", "data.decoder='nvjpeg'", "one of auto, pil, torchvision"),
+]
+
+
+@pytest.mark.parametrize(("build", "shown", "expected"), CLASS_VALUES)
+def test_classes_built_directly_check_with_the_config_rules(tmp_path, build, shown, expected):
+    from alexnet_lightning.data.datamodule import ImageFolderDataModule
+    from alexnet_lightning.data.decode import DecodeRandomResizedCrop
+    from alexnet_lightning.data.folder import ImageFiles
+    from alexnet_lightning.models.alexnet import AlexNet
+
+    builders = {
+        "alexnet": lambda: AlexNet(variant="vgg16"),
+        "dropout": lambda: AlexNet(dropout=1.0),
+        "image_files": lambda: ImageFiles(tmp_path, [], str, on_bad_image="ignore"),
+        "datamodule_crop": lambda: ImageFolderDataModule(str(tmp_path), train_crop="centre"),
+        "datamodule_views": lambda: ImageFolderDataModule(str(tmp_path), test_views="five_crop"),
+        "decoder": lambda: DecodeRandomResizedCrop(64, decoder="nvjpeg"),
+    }
+    with pytest.raises(ConfigError) as info:
+        builders[build]()
+    assert str(info.value) == f"{shown} is invalid: it must be {expected}"

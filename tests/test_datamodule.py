@@ -110,3 +110,19 @@ def test_unreadable_image_stops_with_its_path_when_asked(image_folder):
     dm.setup("fit")
     with pytest.raises(DataError, match=str(bad)):
         next(iter(dm.val_dataloader()))
+
+
+def test_eval_shards_are_lightnings_unrepeated_sampler_and_too_few_images_is_one_message(
+    image_folder, monkeypatch
+):
+    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+    dm = make(image_folder)
+    dm.setup("fit")
+    monkeypatch.setattr(dm, "_ranks", lambda: (5, 4))  # rank 4 of 5: 12 images -> 2 of them
+    loader = dm.val_dataloader()
+    assert isinstance(loader.sampler, UnrepeatedDistributedSampler)
+    assert list(loader.sampler) == [4, 9]
+    monkeypatch.setattr(dm, "_ranks", lambda: (13, 0))
+    with pytest.raises(DataError, match="the val split has 12 images, fewer than the 13"):
+        dm.val_dataloader()

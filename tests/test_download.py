@@ -19,9 +19,10 @@ import pytest
 from PIL import Image
 
 from alexnet_lightning.data.imagenet import download as download_module
-from alexnet_lightning.data.imagenet import imagenet_names, load_manifest
+from alexnet_lightning.data.imagenet import imagenet_names
 from alexnet_lightning.data.imagenet.download import Checksum, download_imagenette
 from alexnet_lightning.data.imagenet.extract import safe_extract
+from alexnet_lightning.data.manifest import load_manifest
 from alexnet_lightning.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,10 +18,10 @@ from alexnet_lightning.data.imagenet import (
     detect_layout,
     imagenet100,
     imagenet_names,
-    load_manifest,
     resolve_class_list,
 )
 from alexnet_lightning.data.imagenet.matfile import MatFileError, load_mat
+from alexnet_lightning.data.manifest import load_manifest
 from alexnet_lightning.errors import ConfigError, DataError
 from tests.fake_imagenet import (
     DEVKIT_NAMES,

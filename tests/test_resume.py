@@ -15,10 +15,9 @@ import torch
 from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from alexnet_lightning.checkpoints import load_classifier
+from alexnet_lightning.checkpoints import find_last_checkpoint, load_classifier
 from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.samplers import ResumableShuffleSampler
-from alexnet_lightning.entry.resume import find_last_checkpoint
 from alexnet_lightning.entry.train import train as train_entry
 from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.models.classifier import BEST_KEY, TRAIN_EPOCH_KEY, AlexNetClassifier

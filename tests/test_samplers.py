@@ -2,23 +2,27 @@
 
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
-from alexnet_lightning.data.samplers import (
-    ResumableShuffleSampler,
-    SeededSamples,
-    UnpaddedEvalSampler,
-)
+from alexnet_lightning.data.samplers import ResumableShuffleSampler, SeededSamples
 
 
-@pytest.mark.parametrize(("size", "replicas"), [(15, 2), (16, 3), (2, 4)])
+def eval_sampler(data, replicas, rank):
+    """The evaluation sampler as the DataModule builds it."""
+    return UnrepeatedDistributedSampler(data, num_replicas=replicas, rank=rank, shuffle=False)
+
+
+@pytest.mark.parametrize(("size", "replicas"), [(15, 2), (16, 3), (4, 4)])
 def test_eval_shards_cover_every_image_exactly_once(size, replicas):
     data = list(range(size))
-    shards = [list(UnpaddedEvalSampler(data, replicas, rank)) for rank in range(replicas)]
+    shards = [list(eval_sampler(data, replicas, rank)) for rank in range(replicas)]
     assert sorted(i for shard in shards for i in shard) == data
-    assert [len(UnpaddedEvalSampler(data, replicas, r)) for r in range(replicas)] == [
+    assert [len(eval_sampler(data, replicas, r)) for r in range(replicas)] == [
         len(s) for s in shards
     ]
+    # a DistributedSampler, so Lightning leaves it in place instead of a padding one
+    assert isinstance(eval_sampler(data, replicas, 0), DistributedSampler)
 
 
 def test_training_order_is_a_function_of_seed_and_epoch():

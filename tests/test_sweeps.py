@@ -365,7 +365,7 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path):
 
 
 def test_a_job_requeued_by_slurm_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
-    from alexnet_lightning.entry.resume import requeued_checkpoint
+    from alexnet_lightning.checkpoints import requeued_checkpoint
 
     last = tmp_path / "checkpoints" / "last.ckpt"
     last.parent.mkdir()

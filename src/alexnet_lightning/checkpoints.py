@@ -1,15 +1,56 @@
-"""Opening a checkpoint for eval and predict, with one clear error for each way it can be wrong."""
+"""Checkpoints: written atomically, read with one clear error per fault, and found for a resume.
+
+- ``AtomicCheckpointIO``: the trainer's checkpoint plugin (conf/trainer/default.yaml).
+- ``read_checkpoint``, ``load_classifier``, ``check_fits``, ``check_resumable``: opening a
+  checkpoint for eval, predict or a resume.
+- ``find_last_checkpoint`` (``ckpt_path=last``) and ``requeued_checkpoint`` (SLURM requeue):
+  which checkpoint a run continues.
+"""
 
 from __future__ import annotations
 
+import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from omegaconf import OmegaConf
 
 from alexnet_lightning.errors import CheckpointError
+from alexnet_lightning.files import write_atomic
 from alexnet_lightning.models.classifier import AlexNetClassifier
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes checkpoints through ``files.write_atomic`` (temp file, fsync, rename).
+
+    Lightning's own writer streams into the final path (through an fsspec transaction that
+    does not fsync), so a process killed mid-write, or a node losing power, can leave a
+    truncated ``last.ckpt``; with the rename, readers see the old file or the new one, never
+    half of one. Loading always uses ``weights_only=True``: our checkpoints hold only tensors
+    and plain containers.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        write_atomic(path, lambda file: torch.save(checkpoint, file))
+
+    def load_checkpoint(
+        self,
+        path: str | Path,
+        map_location: Callable | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+
+
+# --- reading and checking -------------------------------------------------------------------
 
 
 def read_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
@@ -75,3 +116,44 @@ def check_resumable(checkpoint: dict[str, Any], net: dict[str, Any], path: str |
                 f" ({config_key} differs); resume with the checkpoint's own settings "
                 "(experiment and data) or start a fresh run (ckpt_path=null)"
             )
+
+
+# --- which checkpoint a run continues --------------------------------------------------------
+
+
+def _experiment_of(run: Path) -> str | None:
+    """The experiment a run folder was started with, from Hydra's record of its choices."""
+    hydra_yaml = run / ".hydra" / "hydra.yaml"
+    if not hydra_yaml.is_file():
+        return None
+    try:
+        choices = OmegaConf.load(hydra_yaml).hydra.runtime.choices
+    except Exception:  # an unreadable record just makes the folder a non-candidate
+        return None
+    return str(choices.get("experiment"))
+
+
+def find_last_checkpoint(task_dir: Path, experiment: str | None, exclude: Path) -> Path:
+    """Newest (by modification time) ``checkpoints/last.ckpt`` under ``task_dir``'s runs and
+    multirun jobs whose experiment is ``experiment``; ``exclude`` is this run's own folder."""
+    candidates = [
+        ckpt
+        for pattern in ("runs/*/checkpoints/last.ckpt", "multiruns/*/*/checkpoints/last.ckpt")
+        for ckpt in task_dir.glob(pattern)
+        if ckpt.parents[1].resolve() != exclude.resolve()
+        and _experiment_of(ckpt.parents[1]) == str(experiment)
+    ]
+    if not candidates:
+        raise CheckpointError(
+            f"ckpt_path=last: no checkpoints/last.ckpt of experiment={experiment} under "
+            f"{task_dir}; start a fresh run (ckpt_path=null) or pass the checkpoint's path"
+        )
+    return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def requeued_checkpoint(output_dir: Path) -> Path | None:
+    """last.ckpt of this job folder when SLURM restarted the job (preemption or time limit,
+    requeued by submitit into the same folder), so it continues instead of starting over."""
+    last = output_dir / "checkpoints" / "last.ckpt"
+    restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+    return last if restarted and last.is_file() else None

@@ -4,6 +4,10 @@ Hydra checks structure (unknown keys and groups, typos in overrides); these chec
 ranges, so a bad value fails in a second with the key and its allowed values named, instead
 of minutes later deep inside torch. This module imports neither torch nor Lightning: the
 scripts run it before they import them (see entry/cli.py).
+
+``RULES`` is the one home of each rule: classes that take one of these values (AlexNet's
+variant, the DataModule's crops, decoder, ...) call ``check_value`` with the same key, so a
+value passed to them directly, not through a config, fails with the same message.
 """
 
 from __future__ import annotations
@@ -240,6 +244,19 @@ def _missing_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
             yield from _missing_keys(cfg[key], f"{prefix}{key}.")
 
 
+def check_value(key: str, value: Any) -> Any:
+    """Raise ConfigError unless ``value`` passes ``RULES[key]``; return it."""
+    test, expected = RULES[key]
+    try:
+        ok = bool(test(value))
+    except TypeError:
+        ok = False
+    if not ok:
+        shown = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        raise ConfigError(f"{key}={shown!r} is invalid: it must be {expected}")
+    return value
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise one ConfigError naming the first missing or invalid key and its allowed values."""
     missing = list(_missing_keys(cfg))
@@ -247,14 +264,7 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"{missing[0]} is not set; pass it on the command line, e.g. {missing[0]}=..."
         )
-    for key, (test, expected) in RULES.items():
+    for key in RULES:
         value = OmegaConf.select(cfg, key, default=None)
-        if value is None:
-            continue
-        try:
-            ok = bool(test(value))
-        except TypeError:
-            ok = False
-        if not ok:
-            shown = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-            raise ConfigError(f"{key}={shown!r} is invalid: it must be {expected}")
+        if value is not None:
+            check_value(key, value)

@@ -11,14 +11,12 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
+from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.data.cache import DecodedImageCache
-from alexnet_lightning.data.decode import (
-    DecodeRandomResizedCrop,
-    DecodeShorterSide,
-    check_decoder,
-)
+from alexnet_lightning.data.decode import DecodeRandomResizedCrop, DecodeShorterSide
 from alexnet_lightning.data.device_decode import (
     BatchDecoder,
     collate_encoded,
@@ -31,11 +29,7 @@ from alexnet_lightning.data.folder import (
     collate_skipping_bad,
     inspect_folder,
 )
-from alexnet_lightning.data.samplers import (
-    ResumableShuffleSampler,
-    SeededSamples,
-    UnpaddedEvalSampler,
-)
+from alexnet_lightning.data.samplers import ResumableShuffleSampler, SeededSamples
 from alexnet_lightning.data.transforms import (
     EVAL_RESIZE_RATIO,
     IMAGENET_MEAN,
@@ -46,7 +40,7 @@ from alexnet_lightning.data.transforms import (
     ten_crop,
     train_crop,
 )
-from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.errors import DataError
 
 
 class ImageFolderDataModule(L.LightningDataModule):
@@ -109,11 +103,12 @@ class ImageFolderDataModule(L.LightningDataModule):
             },
             logger=False,
         )
-        if train_crop not in ("random_resized", "paper"):
-            raise ConfigError(f"data.train_crop={train_crop!r}: choose random_resized or paper")
-        if test_views not in ("center", "ten_crop"):
-            raise ConfigError(f"test_views={test_views!r}: choose center or ten_crop")
-        check_decoder(decoder)
+        for key, value in (
+            ("train_crop", train_crop),
+            ("test_views", test_views),
+            ("decoder", decoder),
+        ):
+            check_value(f"data.{key}", value)
         self.root = Path(root).expanduser()
         self.missing_hint = missing_hint
         self.augment = BatchAugment(mean, std, lighting_std)
@@ -205,7 +200,15 @@ class ImageFolderDataModule(L.LightningDataModule):
             sampler = self._train_sampler(dataset, replicas, rank)
             dataset = self._seeded(dataset)
         else:
-            sampler = UnpaddedEvalSampler(dataset, replicas, rank)
+            if len(dataset) < replicas:  # Lightning's sampler asserts each rank gets one
+                raise DataError(
+                    f"the {split} split has {len(dataset)} images, fewer than the {replicas} "
+                    "processes evaluating it; add images or run on fewer devices"
+                )
+            # in order, every image once over all ranks: padding would count some twice
+            sampler = UnrepeatedDistributedSampler(
+                dataset, num_replicas=replicas, rank=rank, shuffle=False
+            )
         return DataLoader(
             dataset,
             batch_size=hp.batch_size,

@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.config_checks import check_value
 
 with warnings.catch_warnings():
     # torchvision 0.29 marks its image codecs deprecated in favour of TorchCodec, which needs a
@@ -33,14 +33,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from torchvision.io import ImageReadMode, decode_image, read_file
 
-DECODERS = ("auto", "pil", "torchvision")
 Pixels = Image.Image | torch.Tensor
-
-
-def check_decoder(decoder: str) -> str:
-    if decoder not in DECODERS:
-        raise ConfigError(f"data.decoder={decoder!r}: choose one of {', '.join(DECODERS)}")
-    return decoder
 
 
 def draft_factor(size: tuple[int, int], needed: tuple[int, int]) -> int:
@@ -99,7 +92,7 @@ class DecodeRandomResizedCrop:
     ) -> None:
         self.size = size
         self.crop = v2.RandomResizedCrop(size, scale=tuple(scale), ratio=tuple(ratio))
-        self.decoder = check_decoder(decoder)
+        self.decoder = check_value("data.decoder", decoder)
         self.reduced_decode = reduced_decode
 
     def __call__(self, path: str) -> torch.Tensor:
@@ -134,7 +127,7 @@ class DecodeShorterSide:
         reduced_decode: bool = True,
     ) -> None:
         self.min_side, self.then = min_side, then
-        self.decoder = check_decoder(decoder)
+        self.decoder = check_value("data.decoder", decoder)
         self.reduced_decode = reduced_decode
 
     def __call__(self, path: str) -> torch.Tensor:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data._utils.collate import default_collate
+from torch.utils.data import default_collate
 
 from alexnet_lightning.data.batch_crops import (
     random_crop_offsets,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -12,15 +11,19 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset
-from torch.utils.data._utils.collate import default_collate
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+from torch.utils.data import Dataset, default_collate
+from torchvision.datasets.folder import find_classes
 
+from alexnet_lightning.config_checks import check_value
+from alexnet_lightning.data.manifest import (
+    IMAGE_EXTENSIONS,
+    count_images,
+    list_images,
+    read_manifest,
+)
 from alexnet_lightning.errors import DataError
 
 log = logging.getLogger(__name__)
-
-ON_BAD_IMAGE = ("warn", "raise")
 
 
 @dataclass
@@ -53,19 +56,6 @@ class PackedPaths:
     def __getitem__(self, index: int) -> str:
         start, end = self._offsets[index], self._offsets[index + 1]
         return self._buffer[start:end].tobytes().decode()
-
-
-def read_manifest(root: Path) -> dict | None:
-    """manifest.json written by the shapes generator or the ImageNet subset builder, if any."""
-    path = root / "manifest.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise DataError(
-            f"{path} is not valid JSON ({err}); delete it or rebuild the dataset"
-        ) from None
 
 
 def inspect_folder(
@@ -108,12 +98,12 @@ def inspect_folder(
                 f"{split_dir} has other class folders than {root / splits[0]} "
                 f"(differing: {', '.join(differ[:5])}); every split needs the same classes"
             )
-        counts = _count_images(split_dir, split_classes)
+        counts = count_images(split_dir, split_classes)
         empty = [c for c, n in counts.items() if n == 0]
         if empty:
             raise DataError(
                 f"class folder {split_dir / empty[0]} holds no images "
-                f"(extensions {', '.join(IMG_EXTENSIONS)}); add images or remove the folder"
+                f"(extensions {', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder"
             )
         sizes[split] = sum(counts.values())
     assert classes is not None
@@ -125,16 +115,6 @@ def inspect_folder(
     return FolderInfo(
         root=root, classes=classes, names=_class_names(root, classes), split_sizes=sizes
     )
-
-
-def _count_images(split_dir: Path, classes: list[str]) -> dict[str, int]:
-    counts = {}
-    for cls in classes:
-        with os.scandir(split_dir / cls) as entries:
-            counts[cls] = sum(
-                1 for e in entries if e.name.lower().endswith(IMG_EXTENSIONS) and e.is_file()
-            )
-    return counts
 
 
 def _class_names(root: Path, classes: list[str]) -> list[str]:
@@ -181,11 +161,9 @@ class ImageFiles(Dataset):
         transform: Callable[[str], torch.Tensor],
         on_bad_image: str = "warn",
     ) -> None:
-        if on_bad_image not in ON_BAD_IMAGE:
-            raise DataError(f"data.on_bad_image={on_bad_image!r}: choose warn or raise")
+        check_value("data.on_bad_image", on_bad_image)
         self.split_dir = Path(split_dir)
-        class_to_idx = {c: i for i, c in enumerate(classes)}
-        samples = make_dataset(str(self.split_dir), class_to_idx, extensions=IMG_EXTENSIONS)
+        samples = list_images(self.split_dir, classes)
         self.paths = PackedPaths([os.path.relpath(p, self.split_dir) for p, _ in samples])
         self.targets = np.array([t for _, t in samples], dtype=np.int64)
         self.transform = transform

@@ -4,6 +4,8 @@ Lightning replaces a loader's sampler with a padding ``DistributedSampler`` unde
 torch's ``RandomSampler`` draws its order from the global RNG. Neither can resume in the
 middle of an epoch, and padding counts some validation images twice. These subclass
 ``DistributedSampler`` (so Lightning leaves them in place) and shard the data themselves.
+Evaluation uses Lightning's ``UnrepeatedDistributedSampler`` (a DistributedSampler too): in
+order, shard ``rank::num_replicas``, every image exactly once over all ranks.
 """
 
 from __future__ import annotations
@@ -70,23 +72,6 @@ class ResumableShuffleSampler(DistributedSampler):
         start = self._skip[1] if self._skip is not None and self._skip[0] == self.epoch else 0
         for index in mine[start:]:
             yield index, int(seeds[index])
-
-
-class UnpaddedEvalSampler(DistributedSampler):
-    """In-order evaluation shard ``rank::num_replicas``: every image exactly once over all ranks.
-
-    torch's DistributedSampler pads the last shard with repeated images, which would count
-    them twice in the synchronised accuracy. Shards differ in length by at most one, which is
-    harmless in evaluation (no gradient all-reduce waits for the shorter rank).
-    """
-
-    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0):
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
-        self.num_samples = len(range(rank, len(dataset), num_replicas))  # type: ignore[arg-type]
-        self.total_size = len(dataset)  # type: ignore[arg-type]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(range(self.rank, self.total_size, self.num_replicas))
 
 
 class SeededSamples(Dataset):

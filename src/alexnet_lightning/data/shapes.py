@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import math
 import operator
 import os
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from alexnet_lightning.data.manifest import count_images, read_manifest, write_manifest
 from alexnet_lightning.errors import ConfigError, DataError
 
 __all__ = ["SHAPE_CLASSES", "SOURCE", "ensure_shapes_dataset"]
@@ -61,7 +61,6 @@ SHAPE_CLASSES: tuple[str, ...] = (
 SOURCE = "alexnet_lightning shapes generator"
 #: Bump when the images change for the same arguments, so old datasets on disk get rebuilt.
 GENERATOR_VERSION = 5
-MANIFEST_NAME = "manifest.json"
 #: Written first into every build, so a dataset whose manifest was lost is still known as ours.
 MARKER_NAME = ".alexnet_lightning_shapes"
 SPLITS = ("train", "val")
@@ -295,22 +294,11 @@ def _expected_manifest(options: Mapping[str, int]) -> dict[str, Any]:
 
 
 def _read_manifest(root: Path) -> dict[str, Any] | None:
+    """The manifest, or None when it is missing or torn (then the folder is rebuilt)."""
     try:
-        data = json.loads((root / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_manifest(root)
+    except DataError:
         return None
-    return data if isinstance(data, dict) else None
-
-
-def _count_jpegs(folder: Path) -> int:
-    """Number of non-empty ``*.jpg`` files in ``folder`` (-1 if it is missing)."""
-    try:
-        with os.scandir(folder) as it:
-            return sum(
-                1 for e in it if e.name.endswith(".jpg") and e.is_file() and e.stat().st_size > 0
-            )
-    except OSError:
-        return -1
 
 
 def _is_complete(root: Path, expected: Mapping[str, Any]) -> bool:
@@ -319,9 +307,8 @@ def _is_complete(root: Path, expected: Mapping[str, Any]) -> bool:
     if manifest != expected:
         return False
     return all(
-        _count_jpegs(root / split / cls) == n
+        count_images(root / split, list(per_class)) == per_class
         for split, per_class in expected["counts"].items()
-        for cls, n in per_class.items()
     )
 
 
@@ -362,9 +349,7 @@ def _build(target: Path, expected: Mapping[str, Any]) -> None:
                 rng = _image_rng(opts["seed"], split, class_index, i)
                 img = _render(class_index, opts["image_size"], rng)
                 img.save(folder / f"{i:05d}.jpg", "JPEG", quality=JPEG_QUALITY)
-    tmp = target / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target / MANIFEST_NAME)
+    write_manifest(target, expected)
 
 
 def _remove_leftovers(parent: Path, name: str) -> None:
@@ -390,13 +375,16 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
 
 def ensure_shapes_dataset(
     root: str | Path,
-    num_classes: int = 10,
-    train_per_class: int = 300,
-    val_per_class: int = 60,
-    image_size: int = 128,
-    seed: int = 0,
+    *,
+    num_classes: int,
+    train_per_class: int,
+    val_per_class: int,
+    image_size: int,
+    seed: int,
 ) -> Path:
     """Build the dataset at root unless an identical complete one is already there; return root.
+
+    No defaults: the values users run with live in conf/data/shapes.yaml (ShapesDataModule).
 
     Returns the resolved absolute path. A complete dataset with the same arguments is reused
     untouched; a stale, half-written or differently configured one that this generator made is

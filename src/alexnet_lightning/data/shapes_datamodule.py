@@ -12,17 +12,19 @@ class ShapesDataModule(ImageFolderDataModule):
     """ImageFolderDataModule over the procedurally generated shapes dataset.
 
     ``prepare_data`` writes the JPEG tree under ``root`` once (locked, atomic), so the rest
-    of the pipeline is exactly the one a real dataset goes through.
+    of the pipeline is exactly the one a real dataset goes through. The generator's settings
+    have no defaults here: conf/data/shapes.yaml is their one home.
     """
 
     def __init__(
         self,
         root: str,
-        num_classes: int = 8,
-        train_per_class: int = 300,
-        val_per_class: int = 60,
-        source_size: int = 128,
-        generator_seed: int = 0,
+        *,
+        num_classes: int,
+        train_per_class: int,
+        val_per_class: int,
+        source_size: int,
+        generator_seed: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(root=root, num_classes=num_classes, **kwargs)

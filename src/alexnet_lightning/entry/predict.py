@@ -11,11 +11,11 @@ import rich.table
 import torch
 from omegaconf import DictConfig
 from PIL import UnidentifiedImageError
-from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from alexnet_lightning.checkpoints import load_classifier
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.data.folder import load_rgb
+from alexnet_lightning.data.manifest import IMAGE_EXTENSIONS, is_image_file
 from alexnet_lightning.data.transforms import (
     EVAL_RESIZE_RATIO,
     IMAGENET_MEAN,
@@ -36,9 +36,9 @@ def list_images(inputs: str | Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise DataError(f"inputs={path} does not exist; pass an image file or a folder of images")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
     if not files:
-        raise DataError(f"inputs={path} holds no images ({', '.join(IMG_EXTENSIONS)})")
+        raise DataError(f"inputs={path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
     return files
 
 

@@ -15,10 +15,14 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from alexnet_lightning.checkpoints import check_resumable, read_checkpoint
+from alexnet_lightning.checkpoints import (
+    check_resumable,
+    find_last_checkpoint,
+    read_checkpoint,
+    requeued_checkpoint,
+)
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.entry.ddp_hydra import use_run_folder_of_rank_zero
-from alexnet_lightning.entry.resume import find_last_checkpoint, requeued_checkpoint
 from alexnet_lightning.errors import ConfigError, TrainingDiverged
 from alexnet_lightning.sweeps.study import pruning_callback
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.errors import CheckpointError, ConfigError
-from alexnet_lightning.models.variants import VARIANTS
 
 # Channel widths of the five conv layers and the width of the two hidden linear layers.
 _WIDTHS = {
@@ -95,14 +95,10 @@ class AlexNet(nn.Module):
         weights: str | None = None,
     ) -> None:
         super().__init__()
-        if variant not in VARIANTS:
-            raise ConfigError(
-                f"model.net.variant={variant!r} is unknown; choose one of {', '.join(VARIANTS)}"
-            )
+        check_value("model.net.variant", variant)
+        check_value("model.net.dropout", dropout)
         if num_classes < 1:
             raise ConfigError(f"model.net.num_classes={num_classes} must be at least 1")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.net.dropout={dropout} must be in [0, 1)")
         self.variant = variant
         self.features = _features(variant)
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))

@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from hydra.core.utils import JobReturn, JobStatus
 
+from alexnet_lightning.files import write_json
+
 JOB_FILE = "job.json"
 # The train config key through which each Optuna job learns its trial number (for pruning
 # reports); sweeper plumbing, so left out of the overrides a user is shown.
@@ -81,7 +83,5 @@ def write_job_record(job_dir: Path, **fields: Any) -> None:
     job never started) is left alone."""
     if not job_dir.is_dir():
         return
-    # imported here: run_files imports torch, and a job stopped by a config check has not
-    from alexnet_lightning.utils.run_files import write_json
-
-    write_json(job_dir / JOB_FILE, read_job_record(job_dir) | fields)
+    # one line, as job.json has always been written
+    write_json(job_dir / JOB_FILE, read_job_record(job_dir) | fields, end="\n")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,8 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams
+
+from alexnet_lightning import files
 
 # The groups shown first in the printed config tree, in the order users read them.
 TREE_ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
@@ -102,7 +102,4 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     clean = {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    files.write_json(path, clean, indent=2, sort_keys=True, end="\n")

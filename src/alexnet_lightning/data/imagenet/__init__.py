@@ -1,7 +1,7 @@
 """ImageNet subsets from a local ILSVRC2012 copy, and the fast.ai Imagenette/Imagewoof downloads.
 
 Both produce an ImageFolder tree (train/<wnid>/, val/<wnid>/) with a manifest.json whose
-`classes` and `names` the training code reads.
+`classes` and `names` the training code reads (data/manifest.py).
 """
 
 from alexnet_lightning.data.imagenet.classes import (
@@ -16,14 +16,12 @@ from alexnet_lightning.data.imagenet.classes import (
 )
 from alexnet_lightning.data.imagenet.download import KNOWN_CHECKSUMS, download_imagenette
 from alexnet_lightning.data.imagenet.layouts import SourceLayout, detect_layout
-from alexnet_lightning.data.imagenet.manifest import MANIFEST_NAME, load_manifest, write_manifest
 from alexnet_lightning.data.imagenet.subset import build_subset
 
 __all__ = [
     "IMAGENETTE",
     "IMAGEWOOF",
     "KNOWN_CHECKSUMS",
-    "MANIFEST_NAME",
     "NAMED_LISTS",
     "SourceLayout",
     "build_subset",
@@ -31,9 +29,7 @@ __all__ = [
     "download_imagenette",
     "imagenet100",
     "imagenet_names",
-    "load_manifest",
     "named_class_list",
     "read_wnid_file",
     "resolve_class_list",
-    "write_manifest",
 ]

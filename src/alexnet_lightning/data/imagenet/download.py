@@ -16,7 +16,7 @@ from pathlib import Path
 from alexnet_lightning.data.imagenet.classes import imagenet_names, is_wnid
 from alexnet_lightning.data.imagenet.extract import safe_extract
 from alexnet_lightning.data.imagenet.fetch import fetch, file_digest, part_path
-from alexnet_lightning.data.imagenet.manifest import (
+from alexnet_lightning.data.manifest import (
     count_images,
     load_manifest,
     make_manifest,

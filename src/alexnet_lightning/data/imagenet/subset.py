@@ -16,31 +16,23 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
-from alexnet_lightning.data.imagenet.atomic import write_bytes_atomic
 from alexnet_lightning.data.imagenet.classes import imagenet_names, is_wnid, resolve_class_list
 from alexnet_lightning.data.imagenet.layouts import SourceLayout, detect_layout
-from alexnet_lightning.data.imagenet.manifest import (
-    MANIFEST_NAME,
-    count_images,
-    make_manifest,
-    write_manifest,
-)
 from alexnet_lightning.data.imagenet.transfer import (
     SKIPPED,
     TransferOptions,
     output_name,
     transfer_batch,
 )
+from alexnet_lightning.data.manifest import (
+    MANIFEST_NAME,
+    count_images,
+    make_manifest,
+    write_manifest,
+)
+from alexnet_lightning.data.progress import count_bar
 from alexnet_lightning.errors import ConfigError, DataError
+from alexnet_lightning.files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +181,7 @@ def _claim_dest(dst: Path, options: TransferOptions) -> None:
             "pick a new or empty folder"
         )
     dst.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(marker, json.dumps(wanted).encode("utf-8"))
+    write_json(marker, wanted)
     # The old manifest would describe a dataset that is about to change.
     (dst / MANIFEST_NAME).unlink(missing_ok=True)
 
@@ -232,14 +224,7 @@ def _run(
                 log.warning("skipped %s: cannot decode it (%s)", source, message)
                 skipped.append(source)
 
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, disable=not progress) as bar:
+    with count_bar(progress) as bar:
         task = bar.add_task("images", total=total, completed=total - len(todo))
         try:
             if workers <= 1 or len(todo) <= 1:

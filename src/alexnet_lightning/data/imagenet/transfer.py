@@ -1,7 +1,7 @@
 """Put one source image into the subset: copy, link, or decode + resize + re-encode as JPEG.
 
 Runs in worker processes, so it only takes and returns plain strings and never logs itself.
-Every output goes through a temp name and os.replace (see atomic.py).
+Every output is written atomically (``files.replacing``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from alexnet_lightning.data.imagenet.atomic import temp_path_for
+from alexnet_lightning.files import replacing
 
 # Outcome of one job.
 DONE, EXISTS, SKIPPED = "done", "exists", "skipped"
@@ -99,18 +99,13 @@ def transfer(source: str, target: str, options: TransferOptions) -> tuple[str, s
         # PIL raises OSError for truncated or unknown files, SyntaxError/ValueError for some
         # malformed headers; a missing file is an OSError too.
         return SKIPPED, f"{type(err).__name__}: {err}"
-    tmp = temp_path_for(dst)
-    try:
+    with replacing(dst) as tmp:
         if image is not None:
             image.save(tmp, "JPEG", quality=options.quality)
         elif options.link:
             _link(src, tmp)
         else:
             shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.is_symlink() or tmp.exists():
-            tmp.unlink()
     return DONE, ""
 
 

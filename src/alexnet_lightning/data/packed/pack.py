@@ -24,27 +24,19 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import UnidentifiedImageError
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 from torchvision.transforms import v2
 
 from alexnet_lightning.data.decode import DecodeShorterSide
 from alexnet_lightning.data.folder import inspect_folder
-from alexnet_lightning.data.imagenet.atomic import write_bytes_atomic
+from alexnet_lightning.data.manifest import MANIFEST_NAME, list_images, write_manifest
 from alexnet_lightning.data.packed.store import (
     FORMAT,
-    MANIFEST_NAME,
     images_path,
     labels_path,
 )
+from alexnet_lightning.data.progress import count_bar
 from alexnet_lightning.errors import ConfigError, DataError
+from alexnet_lightning.files import write_atomic, write_json
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +79,7 @@ def pack_dataset(
     workers = workers or os.cpu_count() or 1
     counts, skipped = {}, []
     for split in splits:
-        files = _list_files(src / split, info.classes)
+        files = list_images(src / split, info.classes)
         kept, bad = _pack_split(dst, split, files, side, workers, progress)
         counts[split] = kept
         skipped += [{"path": str(p), "reason": r} for p, r in bad]
@@ -100,8 +92,7 @@ def pack_dataset(
         "source": str(src),
         "skipped": skipped,
     }
-    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    write_bytes_atomic(dst / MANIFEST_NAME, text.encode("utf-8"))
+    write_manifest(dst, manifest)
     return dst
 
 
@@ -121,13 +112,8 @@ def _claim(dst: Path, state: dict[str, Any]) -> bool:
             )
         return (dst / MANIFEST_NAME).is_file()
     dst.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(marker, json.dumps(state).encode())
+    write_json(marker, state)
     return False
-
-
-def _list_files(split_dir: Path, classes: list[str]) -> list[tuple[str, int]]:
-    class_to_idx = {c: i for i, c in enumerate(classes)}
-    return make_dataset(str(split_dir), class_to_idx, extensions=IMG_EXTENSIONS)
 
 
 def _pack_split(
@@ -164,7 +150,7 @@ def _pack_split(
         new_bad = {files[row][0]: reason for row, reason in results if reason is not None}
         if new_bad:  # the reasons reach the disk before the bitmap says "skipped"
             bad.update(new_bad)
-            write_bytes_atomic(bad_path, json.dumps(bad, indent=1).encode())
+            write_json(bad_path, bad, indent=1)
         for row, reason in results:
             done[row] = WRITTEN if reason is None else SKIPPED
         done.flush()
@@ -172,7 +158,7 @@ def _pack_split(
     chunks = [
         [(row, files[row][0]) for row in todo[i : i + CHUNK]] for i in range(0, len(todo), CHUNK)
     ]
-    with _progress_bar(progress) as bar:
+    with count_bar(progress) as bar:
         task = bar.add_task(split, total=n, completed=n - len(todo))
         for results in _run(chunks, str(images), side, workers):
             record(results)
@@ -184,7 +170,7 @@ def _pack_split(
         _squeeze(dst, split, keep)
     if not labels.is_file() or len(np.load(labels)) != len(keep):
         targets = np.array([files[row][1] for row in keep], dtype=np.int64)
-        _save_atomic(labels, targets)
+        write_atomic(labels, lambda file: np.save(file, targets))
     return len(keep), sorted(bad.items())
 
 
@@ -266,21 +252,3 @@ def _rewrite_shape(path: Path, shape: tuple[int, ...]) -> None:
         f.seek(0)
         f.write(prefix + header.ljust(room - 1) + b"\n")
         f.truncate(offset + int(np.prod(shape)))
-
-
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
-
-
-def _progress_bar(enabled: bool) -> Progress:
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    return Progress(*columns, disable=not enabled)

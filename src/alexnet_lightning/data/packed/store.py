@@ -8,7 +8,6 @@ image array without reading it, so a loader touches only the rows of its batch.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from alexnet_lightning.data.manifest import MANIFEST_NAME, read_manifest
 from alexnet_lightning.errors import DataError
 
-MANIFEST_NAME = "manifest.json"
 FORMAT = "packed-1"
 PACK_HINT = (
     "pack an ImageFolder tree with: python scripts/pack_dataset.py --source <tree> --dest {root}"
@@ -52,13 +51,10 @@ def read_packed_manifest(root: str | Path, num_classes: int | None = None) -> Pa
     path = root / MANIFEST_NAME
     if not root.is_dir():
         raise DataError(f"packed dataset folder {root} does not exist; {hint}")
-    if not path.is_file():
+    manifest = read_manifest(root, fix=hint)
+    if manifest is None:
         raise DataError(f"{root} holds no packed dataset (no {MANIFEST_NAME}); {hint}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read {path} ({err}); {hint}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if manifest.get("format") != FORMAT:
         raise DataError(
             f"{path} is not the manifest of a packed dataset (format {FORMAT}); "
             f"for an ImageFolder tree use data=imagefolder, or {hint}"
