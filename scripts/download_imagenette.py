@@ -11,11 +11,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from alexnet_lightning.data.imagenet.download import DATASETS, SIZES, download_imagenette
-from alexnet_lightning.errors import UserError
+from alexnet_lightning.entry.cli import run_command
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,24 +43,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    try:
-        root = download_imagenette(
-            args.dataset,
-            args.size,
-            args.dest,
-            url=args.url,
-            md5=args.md5,
-            sha256=args.sha256,
-            skip_checksum=args.skip_checksum,
-            keep_archive=args.keep_archive,
-            progress=not args.no_progress,
-        )
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(lambda: download(args))
+
+
+def download(args: argparse.Namespace) -> None:
+    root = download_imagenette(
+        args.dataset,
+        args.size,
+        args.dest,
+        url=args.url,
+        md5=args.md5,
+        sha256=args.sha256,
+        skip_checksum=args.skip_checksum,
+        keep_archive=args.keep_archive,
+        progress=not args.no_progress,
+    )
     print(root)
-    return 0
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from alexnet_lightning.data.imagenet import build_subset
 from alexnet_lightning.data.manifest import load_manifest
 from alexnet_lightning.data.packed import pack_dataset
-from alexnet_lightning.errors import UserError
+from alexnet_lightning.entry.cli import run_command
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,39 +67,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    try:
-        dest = build_subset(
-            args.source,
-            args.dest,
-            args.classes,
-            train_per_class=args.train_per_class,
-            val_per_class=args.val_per_class,
-            resize=args.resize,
-            quality=args.quality,
-            link=args.link,
+    return run_command(lambda: build(args))
+
+
+def build(args: argparse.Namespace) -> None:
+    dest = build_subset(
+        args.source,
+        args.dest,
+        args.classes,
+        train_per_class=args.train_per_class,
+        val_per_class=args.val_per_class,
+        resize=args.resize,
+        quality=args.quality,
+        link=args.link,
+        workers=args.workers,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    if args.pack:
+        packed = pack_dataset(
+            dest,
+            args.pack_dest or f"{str(dest).rstrip('/')}_packed",
+            args.pack_side,
             workers=args.workers,
-            seed=args.seed,
             progress=not args.no_progress,
         )
-        if args.pack:
-            packed = pack_dataset(
-                dest,
-                args.pack_dest or f"{str(dest).rstrip('/')}_packed",
-                args.pack_side,
-                workers=args.workers,
-                progress=not args.no_progress,
-            )
-            print(f"packed for data=packed: {packed}")
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        print(f"packed for data=packed: {packed}")
     manifest = load_manifest(dest) or {}
     counts = manifest.get("counts", {})
     totals = ", ".join(f"{split} {sum(c.values())}" for split, c in counts.items())
     print(f"{dest}: {len(manifest.get('classes', []))} classes, {totals} images", end="")
     print(f", {len(manifest.get('skipped', []))} skipped (see manifest.json)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -11,11 +11,10 @@ An interrupted pack continues where it stopped when run again with the same argu
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from alexnet_lightning.data.packed import pack_dataset, read_packed_manifest
-from alexnet_lightning.errors import UserError
+from alexnet_lightning.entry.cli import run_command
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,20 +35,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    try:
-        dest = pack_dataset(
-            args.source, args.dest, args.side, workers=args.workers, progress=not args.no_progress
-        )
-        info = read_packed_manifest(dest)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(lambda: pack(args))
+
+
+def pack(args: argparse.Namespace) -> None:
+    dest = pack_dataset(
+        args.source, args.dest, args.side, workers=args.workers, progress=not args.no_progress
+    )
+    info = read_packed_manifest(dest)
     counts = ", ".join(f"{split} {n}" for split, n in info.counts.items())
     skipped = len(info.manifest["skipped"])
     print(f"{dest}: {len(info.classes)} classes, {info.side} px, {counts} images, ", end="")
     print(f"{skipped} skipped (see manifest.json)")
-    return 0
 
 
 if __name__ == "__main__":

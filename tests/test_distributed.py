@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from .test_train_run import only_run_folder, run_script
+from .test_train_run import finished_run, only_run_folder, run_script
 
 # 15 validation images: an odd count, so two ranks get shards of 8 and 7.
 ODD_SHAPES = [
@@ -24,7 +24,7 @@ ODD_SHAPES = [
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("ddp")
-    result = run_script(
+    return finished_run(
         "train.py",
         *ODD_SHAPES,
         "trainer=ddp_cpu",
@@ -33,8 +33,6 @@ def ddp_run(tmp_path_factory) -> Path:
         "callbacks.rich_progress_bar=null",
         tmp=tmp,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return only_run_folder(tmp, "train")
 
 
 def test_ddp_writes_one_run_folder_with_one_set_of_checkpoints(ddp_run):

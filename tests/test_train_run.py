@@ -45,10 +45,17 @@ def only_run_folder(tmp: Path, task: str) -> Path:
     return runs[0]
 
 
+def finished_run(script: str, *overrides: str, tmp: Path) -> Path:
+    """Run ``scripts/<script>``, which must succeed; its one run folder."""
+    result = run_script(script, *overrides, tmp=tmp)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return only_run_folder(tmp, Path(script).stem)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("train")
-    result = run_script(
+    return finished_run(
         "train.py",
         *TINY_SHAPES,
         "trainer.max_epochs=2",
@@ -56,8 +63,6 @@ def trained(tmp_path_factory) -> Path:
         "callbacks.rich_progress_bar=null",
         tmp=tmp,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return only_run_folder(tmp, "train")
 
 
 def test_run_folder_has_the_designed_layout(trained):
@@ -108,15 +113,13 @@ def test_checkpoint_alone_rebuilds_the_model(trained):
 
 def test_eval_reproduces_the_test_accuracy(trained, tmp_path):
     train_metrics = json.loads((trained / "metrics.json").read_text())
-    result = run_script(
+    folder = finished_run(
         "eval.py",
         *TINY_SHAPES,
         f"ckpt_path={trained / 'checkpoints/best.ckpt'}",
         f"paths.data_dir={trained.parents[3] / 'data'}",
         tmp=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    folder = only_run_folder(tmp_path, "eval")
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["test/acc"] == pytest.approx(train_metrics["test/acc"], abs=1e-6)
     assert metrics["test/acc_top5"] == pytest.approx(train_metrics["test/acc_top5"], abs=1e-6)
@@ -369,7 +372,7 @@ def test_alexnet_paper_fits_and_its_plateau_schedule_divides_the_lr(tmp_path, im
     ReduceLROnPlateau finding its monitor (val/acc). With a learning rate too small to change a
     prediction, val/acc cannot improve, so with patience 0 the lr is divided by 10 after every
     epoch but the first."""
-    result = run_script(
+    run = finished_run(
         "train.py",
         "experiment=alexnet_paper",
         f"data.root={image_folder}",
@@ -389,8 +392,6 @@ def test_alexnet_paper_fits_and_its_plateau_schedule_divides_the_lr(tmp_path, im
         "callbacks.lr_monitor.logging_interval=epoch",
         tmp=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run_folder(tmp_path, "train")
     config = (run / ".hydra" / "config.yaml").read_text()
     assert "train_crop: paper" in config and "variant: paper" in config
     with open(run / "csv" / "metrics.csv") as file:

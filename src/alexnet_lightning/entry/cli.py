@@ -48,6 +48,19 @@ def run_task(task: str | Task, cfg: DictConfig) -> Any:
         raise
 
 
+def run_command(work: Callable[[], object]) -> int:
+    """What an argparse script (download, subset, pack) does around its work: log lines as
+    ``LEVEL: message``, a UserError as one ``error: ...`` line. Returns the exit code (2 for a
+    user's mistake)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        work()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _load(task: str | Task) -> Task:
     if callable(task):
         return task

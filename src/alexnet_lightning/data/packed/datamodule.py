@@ -36,7 +36,6 @@ from alexnet_lightning.data.batch_crops import (
 from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.folder import FolderInfo
 from alexnet_lightning.data.packed.store import PackedSplit, read_packed_manifest
-from alexnet_lightning.data.transforms import EVAL_RESIZE_RATIO, IMAGENET_MEAN, IMAGENET_STD
 from alexnet_lightning.errors import ConfigError, DataError
 
 JPEG_ONLY_OPTIONS = {"decoder", "reduced_decode", "cache_decoded", "on_bad_image", "missing_hint"}
@@ -90,55 +89,24 @@ class PackedDataModule(ImageFolderDataModule):
     def __init__(
         self,
         root: str,
-        num_classes: int | None = None,
-        batch_size: int = 128,
-        num_workers: int = 4,
-        image_size: int = 224,
-        train_crop: str = "random_resized",
-        crop_scale: Sequence[float] = (0.08, 1.0),
-        crop_ratio: Sequence[float] = (3 / 4, 4 / 3),
-        eval_resize_ratio: float = EVAL_RESIZE_RATIO,
-        lighting_std: float = 0.1,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
-        pin_memory: bool = True,
-        persistent_workers: bool = True,
-        test_split: str = "test",
-        test_views: str = "center",
         packed_on_device: bool = False,
         crop_in_loader: bool | None = None,
         decode_on_device: bool = False,
-        **jpeg_options: Any,
+        **options: Any,
     ) -> None:
-        # conf/data/packed.yaml takes imagefolder.yaml's keys so that experiments written for
-        # the JPEG path compose with data=packed; those about decoding files (decoder,
-        # reduced_decode, cache_decoded, on_bad_image, missing_hint) have nothing to act on.
-        unknown = set(jpeg_options) - JPEG_ONLY_OPTIONS
-        if unknown:
-            raise TypeError(f"PackedDataModule got unexpected arguments {sorted(unknown)}")
+        """``options``: ImageFolderDataModule's loading and augmentation arguments (batch_size,
+        image_size, train_crop, ...). conf/data/packed.yaml takes imagefolder.yaml's keys so
+        that experiments written for the JPEG path compose with data=packed; those about
+        decoding files (decoder, reduced_decode, cache_decoded, on_bad_image, missing_hint)
+        have nothing to act on here and are dropped."""
+        for name in JPEG_ONLY_OPTIONS:
+            options.pop(name, None)
         if decode_on_device:
             raise ConfigError(
                 "data.decode_on_device=true: a packed dataset is decoded already; drop it "
                 "(data.packed_on_device=true keeps the decoded array in GPU memory instead)"
             )
-        super().__init__(
-            root=root,
-            num_classes=num_classes,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            image_size=image_size,
-            train_crop=train_crop,
-            crop_scale=crop_scale,
-            crop_ratio=crop_ratio,
-            eval_resize_ratio=eval_resize_ratio,
-            lighting_std=lighting_std,
-            mean=mean,
-            std=std,
-            pin_memory=pin_memory,
-            persistent_workers=persistent_workers,
-            test_split=test_split,
-            test_views=test_views,
-        )
+        super().__init__(root=root, **options)
         self.hparams["packed_on_device"] = bool(packed_on_device)
         self.hparams["crop_in_loader"] = None if crop_in_loader is None else bool(crop_in_loader)
         self._crops_in_loader = False
