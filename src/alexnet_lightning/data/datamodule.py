@@ -43,10 +43,10 @@ from alexnet_lightning.data.transforms import (
     BatchAugment,
     eval_crop,
     paper_crop,
-    ten_crop,
     train_crop,
 )
 from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.ten_crop import ten_crop
 
 
 class ImageFolderDataModule(L.LightningDataModule):
