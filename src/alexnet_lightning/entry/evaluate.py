@@ -16,7 +16,12 @@ from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.ten_crop import ten_crop_metrics
 from alexnet_lightning.utils.instantiate import instantiate_loggers
-from alexnet_lightning.utils.run_files import print_config_tree, to_floats, write_json
+from alexnet_lightning.utils.run_files import (
+    log_hyperparameters,
+    print_config_tree,
+    to_floats,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=[confusion], logger=instantiate_loggers(cfg.get("logger"))
     )
+    log_hyperparameters(trainer.loggers, cfg)  # with logger=..., the data, trainer and tags
     trainer.test(model, datamodule=datamodule)
     metrics = to_floats(trainer.callback_metrics)
 
