@@ -104,7 +104,7 @@ def _checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
     return ckpt_path or None
 
 
-def _checked_data(cfg: DictConfig) -> tuple[Any, Any]:
+def _checked_data(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:
     """The DataModule and what it found (classes, split sizes), checked before the model or
     trainer exist."""
     datamodule = instantiate(cfg.data)
@@ -178,7 +178,7 @@ def _record_resume(output_dir: Path, ckpt_path: str) -> None:
 def _fit(
     trainer: L.Trainer,
     model: L.LightningModule,
-    datamodule: Any,
+    datamodule: L.LightningDataModule,
     ckpt_path: str | None,
     pruning: Any,
     output_dir: Path,
@@ -212,7 +212,7 @@ def _fit(
 def _test(
     trainer: L.Trainer,
     model: L.LightningModule,
-    datamodule: Any,
+    datamodule: L.LightningDataModule,
     ckpt_path: str | None,
     trained: bool,
 ) -> dict[str, float]:
