@@ -201,3 +201,17 @@ def test_compiled_network_runs_through_dynamo_and_matches_eager():
     )
     fast(torch.rand(2, 3, 64, 64))  # same shapes again: no recompilation
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+def test_epoch_loss_is_the_mean_over_images_when_batches_differ_in_size():
+    from alexnet_lightning.models.classifier import AlexNetClassifier
+
+    torch.manual_seed(0)
+    model = AlexNetClassifier(**CLASSIFIER_ARGS).eval()
+    images, targets = torch.rand(5, 3, 64, 64), torch.tensor([0, 1, 2, 3, 0])
+    with torch.no_grad():
+        model.validation_step((images[:4], targets[:4]), 0)
+        model.validation_step((images[4:], targets[4:]), 1)
+        per_image = torch.nn.functional.cross_entropy(model(images), targets, reduction="none")
+    torch.testing.assert_close(model.eval_loss["val"].compute(), per_image.mean())

@@ -57,6 +57,16 @@ def _best_val_acc_of_checkpoint_callbacks(checkpoint: Mapping[str, Any]) -> torc
     return None
 
 
+def _once_per_image(loss: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """A batch's mean loss repeated for each of its images (a view, no copy), for a MeanMetric.
+
+    Rather than ``weight=batch_size``: under ``nan_strategy="disable"`` torchmetrics (1.9)
+    replaces the weight by ones, and the epoch value would be the mean of batch means, off
+    from the per-image mean when batches differ in size (a last, smaller batch; DDP shards).
+    """
+    return loss.detach().expand(batch_size)
+
+
 def _accuracy(num_classes: int, prefix: str) -> MetricCollection:
     return MetricCollection(
         {
@@ -173,7 +183,7 @@ class AlexNetClassifier(L.LightningModule):
         if stage == "train":
             # A metric object rather than a tensor, so the epoch's running mean can travel in a
             # mid-epoch checkpoint (see on_save_checkpoint); synchronised across ranks itself.
-            self.train_loss(loss.detach(), weight=batch_size)
+            self.train_loss(_once_per_image(loss, batch_size))
             self.log(
                 "train/loss",
                 self.train_loss,
@@ -183,7 +193,7 @@ class AlexNetClassifier(L.LightningModule):
                 batch_size=batch_size,
             )
         else:
-            self.eval_loss[stage](loss.detach(), weight=batch_size)
+            self.eval_loss[stage](_once_per_image(loss, batch_size))
             self.log(
                 f"{stage}/loss",
                 self.eval_loss[stage],
