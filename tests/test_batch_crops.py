@@ -13,7 +13,6 @@ from alexnet_lightning.data.batch_crops import (
     resized_crop_boxes,
     resized_crops,
     resized_crops_per_image,
-    ten_crops,
 )
 from alexnet_lightning.data.transforms import paper_crop
 
@@ -91,13 +90,9 @@ def test_resized_crops_match_torchvision_within_interpolation_tolerance(size):
     assert (as_float.round() - batched.float()).abs().max() <= 1
 
 
-def test_center_and_ten_crops_match_torchvision():
+def test_center_crops_match_torchvision():
     images = torch.randint(0, 256, (3, 3, 30, 33), dtype=torch.uint8)
     assert torch.equal(center_crops(images, 24), v2.CenterCrop(24)(images))
-    views = ten_crops(images, 24)
-    assert views.shape == (3, 10, 3, 24, 24)
-    for image, mine in zip(images, views, strict=True):
-        assert torch.equal(mine, torch.stack(list(v2.TenCrop(24)(image))))
 
 
 def test_resize_batch_matches_v2_resize():

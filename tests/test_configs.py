@@ -127,16 +127,27 @@ def test_eval_and_predict_configs_compose_and_pass_the_checks(name, tmp_path):
 
 
 def test_linear_lr_scaling_is_opt_in_and_uses_the_global_batch(tmp_path):
-    from alexnet_lightning.entry.train import _scale_lr
+    from alexnet_lightning.entry.train import _record_settled_values
 
     cfg = compose_config("train", ["data.batch_size=64", "model.optimizer.lr=0.01"], tmp_path)
-    _scale_lr(cfg, world_size=8)
+    _record_settled_values(cfg, num_classes=3, world_size=8)
     assert cfg.model.optimizer.lr == 0.01  # off by default
     cfg = compose_config(
         "train", ["data.batch_size=64", "model.optimizer.lr=0.01", "scale_lr=true"], tmp_path
     )
-    _scale_lr(cfg, world_size=8)
+    _record_settled_values(cfg, num_classes=3, world_size=8)
     assert cfg.model.optimizer.lr == pytest.approx(0.01 * 64 * 8 / 256)
+
+
+def test_num_classes_from_the_data_only_when_the_config_leaves_it_null(tmp_path):
+    from alexnet_lightning.entry.train import _record_settled_values
+
+    cfg = compose_config("train", ["data.num_classes=null"], tmp_path)
+    _record_settled_values(cfg, num_classes=7, world_size=1)
+    assert cfg.data.num_classes == 7 and cfg.model.net.num_classes == 7
+    cfg = compose_config("train", ["data.num_classes=5"], tmp_path)
+    _record_settled_values(cfg, num_classes=7, world_size=1)
+    assert cfg.data.num_classes == 5  # the data module already checked the folders against it
 
 
 def test_multinode_config_keeps_the_node_count_given_and_atomic_checkpoints(tmp_path):

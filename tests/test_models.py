@@ -203,40 +203,15 @@ def test_compiled_network_runs_through_dynamo_and_matches_eager():
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
 
 
-class FixedViewLogits(torch.nn.Module):
-    """A stand-in network: the logits of each view are fixed; pixel [0, 0, 0] says which view."""
-
-    def __init__(self, logits_per_view: torch.Tensor) -> None:
-        super().__init__()
-        self.logits_per_view = logits_per_view
-        # AlexNetClassifier.num_classes reads the last layer's width
-        self.classifier = torch.nn.Sequential(torch.nn.Linear(1, logits_per_view.shape[1]))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.logits_per_view[images[:, 0, 0, 0].long()]
-
-
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
-def test_ten_crop_averages_the_softmax_of_the_views():
-    """Paper, section 4.1: the prediction is the softmax averaged over the ten views. Built so
-    that averaging the logits, or the centre view alone, predicts another class."""
+def test_epoch_loss_is_the_mean_over_images_when_batches_differ_in_size():
     from alexnet_lightning.models.classifier import AlexNetClassifier
 
-    model = AlexNetClassifier(
-        **{**CLASSIFIER_ARGS, "net": {**CLASSIFIER_ARGS["net"], "num_classes": 3}}
-    )
-    # torchvision's TenCrop order: 4 corners, centre, then the same 5 flipped; centre = view 4
-    logits = torch.tensor([[2.0, 0.0, 0.0]] * 10)
-    logits[4] = torch.tensor([0.0, 100.0, 0.0])  # the centre view is very sure of class 1
-    model.net = FixedViewLogits(logits)
-    views = torch.arange(10.0).view(1, 10, 1, 1, 1).expand(1, 10, 3, 8, 8).clone()
-    target = torch.tensor([0])
-
-    out = model._shared_step((views, target), model.test_metrics, "test")
-
-    probs = logits.softmax(dim=1).mean(dim=0)  # ~(0.71, 0.20, 0.09)
-    assert logits.mean(dim=0).argmax() == 1 and logits[4].argmax() == 1  # the wrong answers
-    assert probs.argmax() == 0
-    assert out["preds"].tolist() == [0]
-    torch.testing.assert_close(out["loss"], -probs[0].log())  # NLL of the averaged softmax
-    assert model.test_metrics["acc"].compute().item() == 1.0
+    torch.manual_seed(0)
+    model = AlexNetClassifier(**CLASSIFIER_ARGS).eval()
+    images, targets = torch.rand(5, 3, 64, 64), torch.tensor([0, 1, 2, 3, 0])
+    with torch.no_grad():
+        model.validation_step((images[:4], targets[:4]), 0)
+        model.validation_step((images[4:], targets[4:]), 1)
+        per_image = torch.nn.functional.cross_entropy(model(images), targets, reduction="none")
+    torch.testing.assert_close(model.eval_loss["val"].compute(), per_image.mean())

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from .conftest import ROOT, TINY_SHAPES
 
@@ -61,8 +62,20 @@ def trained(tmp_path_factory) -> Path:
         "trainer.max_epochs=2",
         "seed=0",
         "callbacks.rich_progress_bar=null",
+        "tags=[tiny,run_test]",
         tmp=tmp,
     )
+
+
+def hparams_params(run: Path) -> dict:
+    """The params of a run's TensorBoard HParams session (name -> protobuf Value)."""
+    for events in (run / "tensorboard").glob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        with contextlib.suppress(KeyError):  # a file without an hparams summary
+            start = acc.PluginTagToContent("hparams")[hparams_metadata.SESSION_START_INFO_TAG]
+            return dict(hparams_metadata.parse_session_start_info_plugin_data(start).hparams)
+    raise AssertionError(f"no HParams session in {run}")
 
 
 def test_run_folder_has_the_designed_layout(trained):
@@ -101,6 +114,7 @@ def test_tensorboard_events_hold_scalars_images_and_hparams(trained):
     assert "hp_metric" in scalars
     assert {"train/augmented_batch", "val/confusion_matrix"} <= images
     assert plugins  # the HParams tab's session data
+    assert hparams_params(trained)["tags"].string_value == "tiny,run_test"
 
 
 def test_checkpoint_alone_rebuilds_the_model(trained):
@@ -118,8 +132,11 @@ def test_eval_reproduces_the_test_accuracy(trained, tmp_path):
         *TINY_SHAPES,
         f"ckpt_path={trained / 'checkpoints/best.ckpt'}",
         f"paths.data_dir={trained.parents[3] / 'data'}",
+        "logger=tensorboard",
+        "tags=[eval_test]",
         tmp=tmp_path,
     )
+    assert hparams_params(folder)["tags"].string_value == "eval_test"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["test/acc"] == pytest.approx(train_metrics["test/acc"], abs=1e-6)
     assert metrics["test/acc_top5"] == pytest.approx(train_metrics["test/acc_top5"], abs=1e-6)

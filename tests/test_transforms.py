@@ -8,7 +8,6 @@ from alexnet_lightning.data.transforms import (
     BatchAugment,
     PCALighting,
     eval_crop,
-    ten_crop,
     train_crop,
 )
 
@@ -77,15 +76,3 @@ def test_crops_give_uint8_tensors_of_the_requested_size():
     square = Image.new("RGB", (256, 256))
     square.putpixel((16, 16), (255, 0, 0))
     assert eval_crop(224)(square)[0, 0, 0] == 255
-
-
-def test_ten_crop_gives_corners_centre_and_their_mirrors():
-    image = Image.fromarray(
-        torch.randint(0, 256, (80, 100, 3), dtype=torch.uint8).numpy()
-    )  # resize_ratio 1: the 64 crops come straight from the 64-high image
-    views = ten_crop(64, resize_ratio=1.0)(image)
-    assert views.shape == (10, 3, 64, 64) and views.dtype == torch.uint8
-    # The last five are the first five of the mirrored image: corners swap left and right.
-    for mirrored, original in zip(range(5, 10), (1, 0, 3, 2, 4), strict=True):
-        assert torch.equal(views[mirrored], views[original].flip(-1))
-    assert not torch.equal(views[0], views[1])

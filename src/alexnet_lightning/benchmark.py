@@ -279,7 +279,7 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
             str(w): summarise(loader_rates(datamodule, w, cfg)) for w in workers
         }
         datamodule.hparams.num_workers = int(cfg.data.num_workers)
-        if cfg.decode_images > 0 and hasattr(datamodule, "_file_transform"):
+        if cfg.decode_images > 0 and hasattr(datamodule, "file_transform"):
             result["decode_spread"] = decode_rates(datamodule, cfg)
 
         # (2) and (3): the same uint8 batches on the device, the same augmentation
@@ -395,7 +395,7 @@ def decode_rates(datamodule: Any, cfg: DictConfig) -> dict[str, dict[str, Any]]:
         try:
             for name, (decoder, reduced) in DECODE_CASES.items():
                 hp.decoder, hp.reduced_decode = decoder, reduced
-                transform = datamodule._file_transform(split)
+                transform = datamodule.file_transform(split)
                 per_window = max(1, count // cfg.windows)
                 images = _one_per_file(transform, paths)
                 rates[name] = summarise(timed_windows(images, 1, cfg.windows, per_window))

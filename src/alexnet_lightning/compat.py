@@ -1,8 +1,22 @@
-"""Private APIs of the libraries we build on, gathered here: each one has no public route.
+"""The private APIs of Lightning, Hydra and torch that the project still needs, in one place.
 
-For each: what it is, the version it was written against, and the test that fails when that
-version changes it. Upgrading a library: run those tests first.
+Everything else uses public APIs. Each entry says what it wraps and why no public route does
+the job, the version it was written against, and the test that fails when a new version
+changes it. After upgrading one of these libraries, run ``pytest tests/test_compat.py`` first
+(seconds), then the tests named below.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+# Hydra imports the sweeper plugins, and so this module, at every start: nothing heavy at the
+# top (the Lightning and torch types are for annotations only).
+if TYPE_CHECKING:
+    import lightning as L
+    from lightning.fabric.plugins.environments import ClusterEnvironment
+    from torch.utils.tensorboard import SummaryWriter
 
 # --- Hydra (written against hydra-core 1.3.8) ---------------------------------------------
 
@@ -12,6 +26,54 @@ version changes it. Upgrading a library: run those tests first.
 # Uses: split_arguments, _parse_config, is_done, get_job_batch, max_batch_size, overrides.
 # Caught by: tests/test_sweeps.py::test_grid_sweeper_expands_the_grid_with_hydra_basic_sweeper
 # (fast) and test_grid_2x2_writes_four_run_folders_and_the_report.
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper  # noqa: E402
 
-__all__ = ["BasicSweeper"]
+# --- Lightning (written against lightning 2.6.6) ---------------------------------------------
+
+RankCommand = Callable[[int], tuple[Sequence[str], str]]
+
+
+def start_ddp_ranks_with(command: RankCommand) -> None:
+    """Make Lightning's DDP launcher start ranks 1..N-1 with ``command(local_rank)`` ->
+    (argv, working folder) when Hydra is running.
+
+    Wraps ``lightning.pytorch.strategies.launchers.subprocess_script._hydra_subprocess_cmd``,
+    which ``_SubprocessScriptLauncher`` calls under Hydra; the launcher takes no command of
+    ours, and its own re-runs the whole sweep in every rank (see entry/ddp_hydra.py).
+    Caught by: tests/test_compat.py::test_lightning_starts_ddp_ranks_through_the_hydra_command
+    (the name and its call), tests/test_distributed.py (a DDP run under Hydra).
+    """
+    from lightning.pytorch.strategies.launchers import subprocess_script
+
+    subprocess_script._hydra_subprocess_cmd = command
+
+
+def cluster_environment(trainer: L.Trainer) -> ClusterEnvironment | None:
+    """The trainer's cluster environment (SLURM, torchelastic, ...), whatever its strategy.
+
+    Wraps ``trainer._accelerator_connector.cluster_environment``, where Lightning's own signal
+    handling (SLURM auto-requeue) looks; the public ``trainer.strategy.cluster_environment``
+    exists on multi-process strategies only, and auto-requeue applies to one device too.
+    Caught by: tests/test_compat.py::test_cluster_environment_is_the_trainers_plugin,
+    tests/test_resume.py::test_sigusr1_on_slurm_saves_and_requeues_the_job.
+    """
+    return trainer._accelerator_connector.cluster_environment
+
+
+# --- torch (written against torch 2.14.1) ----------------------------------------------------
+
+
+def tensorboard_file_writer(writer: SummaryWriter) -> Any:
+    """The ``FileWriter`` behind a ``SummaryWriter``, for writing a raw ``Summary`` proto (the
+    HParams session without an experiment summary, see utils/run_files.py).
+
+    Wraps ``SummaryWriter._get_file_writer()``, as Lightning's TensorBoardLogger.log_hyperparams
+    does; SummaryWriter's public methods add the experiment summary we leave out or write to a
+    new sub-folder (``add_hparams``).
+    Caught by: tests/test_compat.py::test_tensorboard_file_writer_writes_raw_summaries,
+    tests/test_train_run.py::test_tensorboard_events_hold_scalars_images_and_hparams.
+    """
+    return writer._get_file_writer()
+
+
+__all__ = ["BasicSweeper", "cluster_environment", "start_ddp_ranks_with", "tensorboard_file_writer"]

@@ -12,6 +12,8 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from alexnet_lightning.compat import cluster_environment
+
 log = logging.getLogger(__name__)
 
 
@@ -33,9 +35,7 @@ class PreemptionCheckpoint(L.Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit":
             return
-        # Where Lightning's own signal connector looks: single-device strategies have no
-        # public cluster_environment, yet SLURM auto-requeue applies to them too.
-        slurm = trainer._accelerator_connector.cluster_environment
+        slurm = cluster_environment(trainer)
         slurm_requeues = isinstance(slurm, SLURMEnvironment) and slurm.auto_requeue
         for name in self.signals:
             signum = getattr(signal, name)

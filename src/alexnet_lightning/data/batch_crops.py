@@ -120,24 +120,6 @@ def center_crops(images: torch.Tensor, size: int) -> torch.Tensor:
     return images[..., top : top + size, left : left + size]
 
 
-def ten_crops(images: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, 10, C, size, size): the paper's ten test views in ``v2.TenCrop(size)``'s order:
-    top-left, top-right, bottom-left, bottom-right, centre, then the same of the mirrored image."""
-    height, width = images.shape[-2:]
-
-    def five(x: torch.Tensor) -> list[torch.Tensor]:
-        bottom, right = height - size, width - size
-        return [
-            x[..., :size, :size],
-            x[..., :size, right:],
-            x[..., bottom:, :size],
-            x[..., bottom:, right:],
-            center_crops(x, size),
-        ]
-
-    return torch.stack(five(images) + five(images.flip(-1)), dim=1)
-
-
 def resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     """Square images to size x size, antialiased bilinear (v2.Resize's filter), input dtype out."""
     if images.shape[-1] == size and images.shape[-2] == size:

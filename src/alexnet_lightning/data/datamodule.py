@@ -37,10 +37,10 @@ from alexnet_lightning.data.transforms import (
     BatchAugment,
     eval_crop,
     paper_crop,
-    ten_crop,
     train_crop,
 )
 from alexnet_lightning.errors import DataError
+from alexnet_lightning.ten_crop import ten_crop
 
 
 class ImageFolderDataModule(L.LightningDataModule):
@@ -152,7 +152,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             if split in self.datasets:
                 continue
             files = ImageFiles(
-                self._split_dir(split), info.classes, self._file_transform(split), hp.on_bad_image
+                self._split_dir(split), info.classes, self.file_transform(split), hp.on_bad_image
             )
             if hp.cache_decoded and not self._on_device(split):
                 paths = [files.file_path(i) for i in range(len(files))]
@@ -175,7 +175,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             return ten_crop(hp.image_size, hp.eval_resize_ratio)
         return eval_crop(hp.image_size, hp.eval_resize_ratio)
 
-    def _file_transform(self, split: str) -> Callable[[str], Any]:
+    def file_transform(self, split: str) -> Callable[[str], Any]:
         """What a loader worker does with one file: read its bytes (decode_on_device), or
         decode it at the smallest size the split's crop allows and crop it."""
         hp = self.hparams

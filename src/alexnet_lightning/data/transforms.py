@@ -7,8 +7,7 @@ the paper's PCA lighting noise and normalisation run on the whole batch on the t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -67,20 +66,6 @@ def eval_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Co
             v2.PILToTensor(),
         ]
     )
-
-
-def ten_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> Callable:
-    """The paper's test-time views: four corners, centre, and their mirrors, as (10, C, H, W)."""
-    resize = v2.Resize(round(image_size * resize_ratio), antialias=True)
-    # A partial of a module-level function, so loader workers can pickle it.
-    return partial(_ten_views, resize, v2.TenCrop(image_size))
-
-
-def _ten_views(resize: v2.Resize, crop: v2.TenCrop, image: object) -> torch.Tensor:
-    views = crop(resize(image))
-    if isinstance(views[0], torch.Tensor):  # decoded by torchvision
-        return torch.stack(list(views))
-    return torch.stack([v2.functional.pil_to_tensor(view) for view in views])
 
 
 class PCALighting(nn.Module):
@@ -144,11 +129,8 @@ class BatchAugment(nn.Module):
         self, images: torch.Tensor, train: bool, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         mean, std = self.mean.to(images.device), self.std.to(images.device)
-        if images.dim() == 5:  # (batch, views, C, H, W) from ten_crop: normalise every view
-            if train:
-                raise ValueError("multi-view batches are for evaluation only")
-            flat = self(images.flatten(0, 1), train=False)
-            return flat.view(images.shape)
+        if train and images.dim() != 4:
+            raise ValueError("multi-view batches (ten-crop) are for evaluation only")
         x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
         if train:
             if self.flip:
@@ -156,6 +138,7 @@ class BatchAugment(nn.Module):
                 x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             self.lighting.to(x.device)
             x = self.lighting(x, generator=generator)
+        # broadcast over any leading dims: a ten-crop batch (batch, views, C, H, W) as well
         return (x - mean) / std
 
     def denormalize(self, images: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_original_cwd, to_absolute_path
-from lightning.pytorch.strategies.launchers import subprocess_script
+
+from alexnet_lightning.compat import start_ddp_ranks_with
 
 
 def rank_command(local_rank: int) -> tuple[Sequence[str], str]:
@@ -42,4 +43,4 @@ def rank_command(local_rank: int) -> tuple[Sequence[str], str]:
 def use_run_folder_of_rank_zero() -> None:
     """Make Lightning's DDP launcher start the other ranks with ``rank_command``."""
     if HydraConfig.initialized():
-        subprocess_script._hydra_subprocess_cmd = rank_command
+        start_ddp_ranks_with(rank_command)

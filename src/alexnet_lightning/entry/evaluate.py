@@ -14,8 +14,14 @@ from alexnet_lightning.callbacks.tensorboard_images import ConfusionMatrixLogger
 from alexnet_lightning.checkpoints import check_fits, load_classifier
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.ten_crop import ten_crop_metrics
 from alexnet_lightning.utils.instantiate import instantiate_loggers
-from alexnet_lightning.utils.run_files import print_config_tree, to_floats, write_json
+from alexnet_lightning.utils.run_files import (
+    log_hyperparameters,
+    print_config_tree,
+    to_floats,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +55,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=[confusion], logger=instantiate_loggers(cfg.get("logger"))
     )
+    log_hyperparameters(trainer.loggers, cfg)  # with logger=..., the data, trainer and tags
     trainer.test(model, datamodule=datamodule)
     metrics = to_floats(trainer.callback_metrics)
 
     matrix = confusion.matrices["test"]
     if cfg.tta == "ten_crop":
-        metrics.update(_ten_crop_metrics(cfg, trainer, model, inputs))
+        metrics.update(ten_crop_metrics(cfg, trainer, model, inputs))
 
     per_class = matrix.diag().float() / matrix.sum(dim=1).clamp(min=1).float()
     for name, acc in zip(info.names, per_class.tolist(), strict=True):
@@ -63,19 +70,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         _write_confusion_csv(output_dir / "confusion_matrix.csv", info.names, matrix.tolist())
     write_json(output_dir / "metrics.json", metrics)
     return metrics
-
-
-def _ten_crop_metrics(
-    cfg: DictConfig, trainer: L.Trainer, model: L.LightningModule, inputs: dict
-) -> dict[str, float]:
-    """The paper's test: softmax averaged over 10 views; reported as test/<metric>_ten_crop."""
-    datamodule = instantiate(cfg.data, test_split=cfg.split, test_views="ten_crop", **inputs)
-    trainer.test(model, datamodule=datamodule)
-    return {
-        f"{k}_ten_crop": v
-        for k, v in to_floats(trainer.callback_metrics).items()
-        if k.startswith("test/")
-    }
 
 
 def _write_confusion_csv(path: Path, names: list[str], rows: list[list[int]]) -> None:

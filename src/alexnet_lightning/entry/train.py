@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import optuna
@@ -50,6 +51,31 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ``cfg.paths.output_dir`` (rank 0 only, under DDP), and resumed_from.txt when resuming.
     """
     check_config(cfg)
+    _refuse_a_second_ddp_job()
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = _checkpoint_to_resume(cfg, output_dir)
+    print_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    if cfg.get("seed") is not None:  # seed 0 is a seed
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule, info = _checked_data(cfg)
+    trainer, pruning = _build_trainer(cfg)
+    _record_settled_values(cfg, num_classes=len(info.classes), world_size=trainer.world_size)
+    if ckpt_path:
+        _check_resume(cfg, ckpt_path, output_dir)
+    model = instantiate(cfg.model, class_names=info.names)
+    log_hyperparameters(trainer.loggers, cfg)
+
+    metrics: dict[str, float] = {}
+    if cfg.get("train", True):
+        metrics |= _fit(trainer, model, datamodule, ckpt_path, pruning, output_dir)
+    if cfg.get("test", False):
+        metrics |= _test(trainer, model, datamodule, ckpt_path, trained=cfg.get("train", True))
+    metrics.pop("hp_metric", None)
+    write_json(output_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _refuse_a_second_ddp_job() -> None:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         # Left by an earlier DDP job of a sweep running in this same process: Lightning keeps
         # the process group, whose other ranks have exited, and the next job would hang.
@@ -58,122 +84,147 @@ def train(cfg: DictConfig) -> dict[str, float]:
             "its first trainer=ddp* job; sweep DDP jobs with hydra/launcher=slurm "
             "(one task per GPU), which starts each job in new processes"
         )
-    output_dir = Path(cfg.paths.output_dir)
-    _resolve_ckpt_path(cfg, output_dir)
-    print_config_tree(cfg, save_to=output_dir / "config_tree.log")
-    requeued = requeued_checkpoint(output_dir)
-    if requeued and not cfg.get("ckpt_path"):
-        log.info("requeued by SLURM: resuming from %s", requeued)
-        with open_dict(cfg):
-            cfg.ckpt_path = str(requeued)
-    resume_from = None
-    if cfg.get("ckpt_path"):
-        # a bad path or file fails now, not after the data is loaded
-        resume_from = read_checkpoint(cfg.ckpt_path, mmap=True)
-    if cfg.get("seed") is not None:  # seed 0 is a seed
-        L.seed_everything(cfg.seed, workers=True)
 
+
+def _checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
+    """The checkpoint this run continues, if any: ``ckpt_path=last`` (the newest last.ckpt of an
+    earlier run of the same experiment), an explicit ``ckpt_path``, or this job's own last.ckpt
+    when SLURM requeued it. Read once now, so a bad path or file fails before the data loads."""
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path == "last":
+        experiment = (
+            HydraConfig.get().runtime.choices.get("experiment")
+            if HydraConfig.initialized()
+            else None
+        )
+        task_dir = Path(cfg.paths.log_dir) / cfg.task_name
+        ckpt_path = str(find_last_checkpoint(task_dir, experiment, exclude=output_dir))
+        log.info("ckpt_path=last: resuming from %s", ckpt_path)
+    elif not ckpt_path and (requeued := requeued_checkpoint(output_dir)):
+        ckpt_path = str(requeued)
+        log.info("requeued by SLURM: resuming from %s", ckpt_path)
+    if ckpt_path:
+        read_checkpoint(ckpt_path, mmap=True)  # mapped, not read: the metadata is checked
+    return ckpt_path or None
+
+
+def _checked_data(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:
+    """The DataModule and what it found (classes, split sizes), checked before the model or
+    trainer exist."""
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
-    info = datamodule.inspect()  # the data is checked before the model or trainer exist
+    info = datamodule.inspect()
     log.info(
         "dataset %s: %d classes, split sizes %s", info.root, len(info.classes), info.split_sizes
     )
-    if cfg.data.get("num_classes") is None:  # taken from the dataset (its manifest or folders)
-        with open_dict(cfg):
-            cfg.data.num_classes = len(info.classes)
-    if resume_from is not None:
-        check_resumable(
-            resume_from, OmegaConf.to_container(cfg.model.net, resolve=True), cfg.ckpt_path
-        )
-        del resume_from  # the trainer reads the file again; do not hold two copies
-        _record_resume(output_dir, cfg.ckpt_path)
+    return datamodule, info
+
+
+def _build_trainer(cfg: DictConfig) -> tuple[L.Trainer, Any]:
+    """The Trainer with the configured callbacks and loggers, plus the Optuna pruning callback
+    when this job is a trial of the Optuna sweeper (else None)."""
     use_run_folder_of_rank_zero()
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
-    pruning = pruning_callback(cfg)  # only in an Optuna sweeper's trial
+    pruning = pruning_callback(cfg)
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=[*callbacks, pruning] if pruning else callbacks,
         logger=instantiate_loggers(cfg.get("logger")),
     )
-    _scale_lr(cfg, trainer.world_size)
-    model = instantiate(cfg.model, class_names=info.names)
-    log_hyperparameters(trainer.loggers, cfg)
-
-    metrics: dict[str, float] = {}
-    if cfg.get("train", True):
-        try:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        except TrainingDiverged as err:
-            last = _newest_checkpoint(trainer)
-            raise TrainingDiverged(
-                f"{err}. Last good checkpoint: {last or 'none saved yet'}"
-            ) from None
-        except optuna.TrialPruned:
-            # the metrics so far still go in the sweep report; Lightning's checkpoint callbacks
-            # run after ours, so no last.ckpt tells how many epochs ran: "epoch" (0-based, as
-            # Lightning logs it) does
-            so_far = to_floats(trainer.callback_metrics) | {"epoch": trainer.current_epoch}
-            write_json(output_dir / "metrics.json", so_far)
-            raise
-        except SIGTERMException:
-            log.warning("stopped by a signal; run folder: %s", output_dir)
-            raise SystemExit(PREEMPTED_EXIT) from None
-        if pruning:
-            pruning.check_pruned()  # under DDP the pruned flag arrives through the storage
-        metrics.update(to_floats(trainer.callback_metrics))
-        if "val/acc_best" not in metrics and model.best_val_acc() is not None:
-            # resumed from a checkpoint of the run's last epoch (a job requeued after it
-            # finished training): nothing ran, nothing was logged, the best came with the file
-            metrics["val/acc_best"] = model.best_val_acc()
-    if cfg.get("test", False):
-        ckpt = _best_checkpoint(trainer) or (
-            None if cfg.get("train", True) else cfg.get("ckpt_path")
-        )
-        log.info("testing with %s", ckpt or "the final weights")
-        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
-        metrics.update(to_floats(trainer.callback_metrics))
-    metrics.pop("hp_metric", None)
-    write_json(output_dir / "metrics.json", metrics)
-    return metrics
+    return trainer, pruning
 
 
-def _resolve_ckpt_path(cfg: DictConfig, output_dir: Path) -> None:
-    """``ckpt_path=last`` -> the newest last.ckpt of an earlier run of the same experiment."""
-    if cfg.get("ckpt_path") != "last":
-        return
-    experiment = (
-        HydraConfig.get().runtime.choices.get("experiment") if HydraConfig.initialized() else None
-    )
-    task_dir = Path(cfg.paths.log_dir) / cfg.task_name
-    found = find_last_checkpoint(task_dir, experiment, exclude=output_dir)
-    log.info("ckpt_path=last: resuming from %s", found)
+def _record_settled_values(cfg: DictConfig, num_classes: int, world_size: int) -> None:
+    """The one place train() writes into ``cfg``: values known only once the data and the
+    trainer exist. They go into the config, not beside it, because the model is built from
+    ``cfg.model`` (whose ``net.num_classes`` is ``${data.num_classes}``), and the logged
+    hyperparameters and the checkpoint's hparams must show the values the run used.
+
+    - ``data.num_classes: null`` -> the count found in the dataset (its manifest or folders);
+    - ``scale_lr=true`` -> the linear scaling rule (Goyal et al. 2017): lr x global batch /
+      ``lr_reference_batch``.
+    """
     with open_dict(cfg):
-        cfg.ckpt_path = str(found)
+        if cfg.data.get("num_classes") is None:
+            cfg.data.num_classes = num_classes
+        if cfg.get("scale_lr", False):
+            base = cfg.model.optimizer.lr
+            cfg.model.optimizer.lr = scaled_lr(
+                base, cfg.data.batch_size * world_size, cfg.lr_reference_batch
+            )
+            log.info(
+                "scale_lr: lr %g x global batch %d / %d = %g",
+                base,
+                cfg.data.batch_size * world_size,
+                cfg.lr_reference_batch,
+                cfg.model.optimizer.lr,
+            )
+
+
+def scaled_lr(lr: float, global_batch: int, reference_batch: int) -> float:
+    """Linear scaling rule (Goyal et al. 2017): lr grows with the global batch."""
+    return lr * global_batch / reference_batch
+
+
+def _check_resume(cfg: DictConfig, ckpt_path: str, output_dir: Path) -> None:
+    """The checkpoint's network must be this config's; the run folder records what it resumed."""
+    net = OmegaConf.to_container(cfg.model.net, resolve=True)
+    check_resumable(read_checkpoint(ckpt_path, mmap=True), net, ckpt_path)
+    _record_resume(output_dir, ckpt_path)
 
 
 @rank_zero_only
 def _record_resume(output_dir: Path, ckpt_path: str) -> None:
-    """The new run folder says which checkpoint it continued."""
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "resumed_from.txt").write_text(f"{Path(ckpt_path).resolve()}\n")
 
 
-def _scale_lr(cfg: DictConfig, world_size: int) -> None:
-    """Linear scaling rule (Goyal et al. 2017), opt-in: lr grows with the global batch."""
-    if not cfg.get("scale_lr", False):
-        return
-    global_batch = cfg.data.batch_size * world_size
-    with open_dict(cfg):
-        base = cfg.model.optimizer.lr
-        cfg.model.optimizer.lr = base * global_batch / cfg.lr_reference_batch
-    log.info(
-        "scale_lr: lr %g x global batch %d / %d = %g",
-        base,
-        global_batch,
-        cfg.lr_reference_batch,
-        cfg.model.optimizer.lr,
-    )
+def _fit(
+    trainer: L.Trainer,
+    model: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    ckpt_path: str | None,
+    pruning: Any,
+    output_dir: Path,
+) -> dict[str, float]:
+    """trainer.fit, with its three ways of stopping early told in the project's terms."""
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    except TrainingDiverged as err:
+        last = _newest_checkpoint(trainer)
+        raise TrainingDiverged(f"{err}. Last good checkpoint: {last or 'none saved yet'}") from None
+    except optuna.TrialPruned:
+        # the metrics so far still go in the sweep report; Lightning's checkpoint callbacks
+        # run after ours, so no last.ckpt tells how many epochs ran: "epoch" (0-based, as
+        # Lightning logs it) does
+        so_far = to_floats(trainer.callback_metrics) | {"epoch": trainer.current_epoch}
+        write_json(output_dir / "metrics.json", so_far)
+        raise
+    except SIGTERMException:
+        log.warning("stopped by a signal; run folder: %s", output_dir)
+        raise SystemExit(PREEMPTED_EXIT) from None
+    if pruning:
+        pruning.check_pruned()  # under DDP the pruned flag arrives through the storage
+    metrics = to_floats(trainer.callback_metrics)
+    if "val/acc_best" not in metrics and model.best_val_acc() is not None:
+        # resumed from a checkpoint of the run's last epoch (a job requeued after it
+        # finished training): nothing ran, nothing was logged, the best came with the file
+        metrics["val/acc_best"] = model.best_val_acc()
+    return metrics
+
+
+def _test(
+    trainer: L.Trainer,
+    model: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    ckpt_path: str | None,
+    trained: bool,
+) -> dict[str, float]:
+    """trainer.test with best.ckpt; without training, the resumed checkpoint's weights."""
+    ckpt = _best_checkpoint(trainer) or (None if trained else ckpt_path)
+    log.info("testing with %s", ckpt or "the final weights")
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
+    return to_floats(trainer.callback_metrics)
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import lightning as L
@@ -18,6 +19,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.models.divergence import NonFiniteLossWatch
 from alexnet_lightning.models.weighted_mean import WeightedMean
+from alexnet_lightning.ten_crop import view_averaged_logits
 
 # Training steps between two looks at the divergence check (each one waits for the GPU).
 DIVERGENCE_CHECK_EVERY = 50
@@ -148,16 +150,18 @@ class AlexNetClassifier(L.LightningModule):
             images = images.contiguous(memory_format=torch.channels_last)
         return self.net(images)
 
-    def _shared_step(self, batch: Any, metrics: MetricCollection, stage: str) -> dict | None:
+    def _shared_step(
+        self,
+        batch: Any,
+        metrics: MetricCollection,
+        stage: str,
+        predict: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> dict | None:
+        """Loss and metrics of a batch; ``predict`` (images -> logits) defaults to forward."""
         images, targets = batch
         if images.shape[0] == 0:  # every image of the batch was unreadable and skipped
             return None
-        if images.dim() == 5:
-            # Several views per image (ten-crop): the paper averages their softmax outputs.
-            probs = self(images.flatten(0, 1)).softmax(dim=1)
-            logits = probs.view(*images.shape[:2], -1).mean(dim=1).clamp_min(1e-12).log()
-        else:
-            logits = self(images)
+        logits = (predict or self)(images)
         loss = self.criterion(logits, targets)
         # update, not forward: only epoch values are logged, and forward would also compute
         # this batch's accuracy
@@ -207,7 +211,9 @@ class AlexNetClassifier(L.LightningModule):
         return self._shared_step(batch, self.val_metrics, "val")
 
     def test_step(self, batch: Any, batch_idx: int) -> dict | None:
-        return self._shared_step(batch, self.test_metrics, "test")
+        # (batch, views, C, H, W) from a DataModule with test_views=ten_crop
+        predict = partial(view_averaged_logits, self) if batch[0].dim() == 5 else None
+        return self._shared_step(batch, self.test_metrics, "test", predict)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams
 
 from alexnet_lightning import files
+from alexnet_lightning.compat import tensorboard_file_writer
 
 # The groups shown first in the printed config tree, in the order users read them.
 TREE_ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
@@ -65,6 +66,8 @@ def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
     }
     params = flatten(chosen)
     params["seed"] = "null" if cfg.get("seed") is None else cfg.seed
+    # the run's labels (train.yaml, experiments, tags=[...]): a column to filter runs by
+    params["tags"] = ",".join(str(tag) for tag in cfg.get("tags") or [])
     for logger in loggers:
         logger.log_hyperparams(params)
         if isinstance(logger, TensorBoardLogger):
@@ -81,7 +84,7 @@ def _declare_hparams_session(logger: TensorBoardLogger, params: dict[str, Any]) 
     SGD/AdamW search), and the placeholder metric values would be logged at step 0.
     """
     _, start, end = hparams(params, {})
-    writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
+    writer = tensorboard_file_writer(logger.experiment)
     writer.add_summary(start)
     writer.add_summary(end)
 

@@ -31,12 +31,12 @@ from alexnet_lightning.data.batch_crops import (
     resized_crop_boxes,
     resized_crops,
     resized_crops_per_image,
-    ten_crops,
 )
 from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.folder import FolderInfo
 from alexnet_lightning.data.packed.store import PackedSplit, read_packed_manifest
 from alexnet_lightning.errors import ConfigError, DataError
+from alexnet_lightning.ten_crop import ten_crops
 
 JPEG_ONLY_OPTIONS = {"decoder", "reduced_decode", "cache_decoded", "on_bad_image", "missing_hint"}
 

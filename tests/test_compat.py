@@ -1,0 +1,44 @@
+"""The private library APIs wrapped in alexnet_lightning.compat still do what we use them for.
+Fast: run these first after upgrading Lightning, Hydra or torch."""
+
+import inspect
+
+import lightning as L
+from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.strategies.launchers import subprocess_script
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.compat.proto.summary_pb2 import Summary
+from torch.utils.tensorboard import SummaryWriter
+
+from alexnet_lightning import compat
+
+
+def test_lightning_starts_ddp_ranks_through_the_hydra_command(monkeypatch):
+    launcher = inspect.getsource(subprocess_script._SubprocessScriptLauncher)
+    assert "_hydra_subprocess_cmd(" in launcher  # the launcher still asks the module for it
+    monkeypatch.setattr(subprocess_script, "_hydra_subprocess_cmd", None)
+
+    def command(local_rank):
+        return [f"rank{local_rank}"], "/"
+
+    compat.start_ddp_ranks_with(command)
+    assert subprocess_script._hydra_subprocess_cmd is command
+
+
+def test_cluster_environment_is_the_trainers_plugin(tmp_path):
+    slurm = SLURMEnvironment(auto_requeue=False)
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, plugins=[slurm], logger=False, default_root_dir=tmp_path
+    )
+    assert compat.cluster_environment(trainer) is slurm
+
+
+def test_tensorboard_file_writer_writes_raw_summaries(tmp_path):
+    writer = SummaryWriter(tmp_path)
+    summary = Summary(value=[Summary.Value(tag="raw", simple_value=0.25)])
+    compat.tensorboard_file_writer(writer).add_summary(summary)
+    writer.close()
+    (events,) = tmp_path.glob("events.out.tfevents.*")
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    assert [event.value for event in acc.Scalars("raw")] == [0.25]
