@@ -22,11 +22,23 @@ if TYPE_CHECKING:
 
 # BasicSweeper: Hydra's grid sweeper (cartesian product of `key=a,b` lists, `params` from the
 # config, batches of `max_batch_size`). Hydra has no public grid sweeper to build on, and our
-# GridSweeper (alexnet_lightning.sweeps.grid) only changes what happens around its batches.
+# GridSweeper (its loop: alexnet_lightning.sweeps.grid) only changes what happens around its
+# batches.
 # Uses: split_arguments, _parse_config, is_done, get_job_batch, max_batch_size, overrides.
 # Caught by: tests/test_sweeps.py::test_grid_sweeper_expands_the_grid_with_hydra_basic_sweeper
 # (fast) and test_grid_2x2_writes_four_run_folders_and_the_report.
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper  # noqa: E402
+
+
+def basic_sweeper() -> type:
+    """Hydra's BasicSweeper class as it is now. Looked up at each call, not imported once:
+    Hydra's plugin scan executes its plugin modules again, rebinding the class, and
+    BasicSweeper.__init__ names its own class (``super(BasicSweeper, self)``), so a subclass
+    of an earlier binding fails. The subclass is made in our plugin module, which the same
+    scan executes again right after Hydra's own."""
+    from hydra._internal.core_plugins import basic_sweeper as module
+
+    return module.BasicSweeper
+
 
 # --- Lightning (written against lightning 2.6.6) ---------------------------------------------
 
@@ -76,4 +88,9 @@ def tensorboard_file_writer(writer: SummaryWriter) -> Any:
     return writer._get_file_writer()
 
 
-__all__ = ["BasicSweeper", "cluster_environment", "start_ddp_ranks_with", "tensorboard_file_writer"]
+__all__ = [
+    "basic_sweeper",
+    "cluster_environment",
+    "start_ddp_ranks_with",
+    "tensorboard_file_writer",
+]

@@ -8,15 +8,15 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 
-from alexnet_lightning.compat import BasicSweeper
 from alexnet_lightning.sweeps.sweep_folder import make_sweep_folder, write_report_at_end
 
 
-class GridSweeper(BasicSweeper):
-    """Hydra's BasicSweeper stops at the first batch with a failed job and skips Hydra's
-    end-of-sweep callbacks; this one runs every batch, writes the report, then exits non-zero
-    naming the failed jobs. The grid itself (``key=a,b`` lists, ``params``, batches of
-    ``max_batch_size``) is BasicSweeper's."""
+class RunEveryJob:
+    """The sweep loop of our grid sweeper, mixed in before Hydra's BasicSweeper (see
+    hydra_plugins/alexnet_sweepers/grid.py). BasicSweeper stops at the first batch with a
+    failed job and skips Hydra's end-of-sweep callbacks; this loop runs every batch, writes the
+    report, then exits non-zero naming the failed jobs. The grid itself (``key=a,b`` lists,
+    ``params``, batches of ``max_batch_size``) is BasicSweeper's."""
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.launcher is not None
