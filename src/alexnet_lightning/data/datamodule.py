@@ -43,6 +43,16 @@ from alexnet_lightning.errors import DataError
 from alexnet_lightning.ten_crop import ten_crop
 
 
+def splits_of_stage(stage: str | None) -> tuple[str, ...]:
+    """The splits a Lightning stage loads (None: those of fit; an unknown stage: all)."""
+    return {
+        "fit": ("train", "val"),
+        "validate": ("val",),
+        "test": ("test",),
+        "predict": ("test",),
+    }.get(stage or "fit", ("train", "val", "test"))
+
+
 class ImageFolderDataModule(L.LightningDataModule):
     """Loads ``root/train/<class>/*``, ``root/val/<class>/*`` and optional ``root/test``.
 
@@ -142,12 +152,7 @@ class ImageFolderDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         info = self.inspect()
         hp = self.hparams
-        wanted = {
-            "fit": ("train", "val"),
-            "validate": ("val",),
-            "test": ("test",),
-            "predict": ("test",),
-        }.get(stage or "fit", ("train", "val", "test"))
+        wanted = splits_of_stage(stage)
         for split in wanted:
             if split in self.datasets:
                 continue

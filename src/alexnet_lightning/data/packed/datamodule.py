@@ -32,7 +32,7 @@ from alexnet_lightning.data.batch_crops import (
     resized_crops,
     resized_crops_per_image,
 )
-from alexnet_lightning.data.datamodule import ImageFolderDataModule
+from alexnet_lightning.data.datamodule import ImageFolderDataModule, splits_of_stage
 from alexnet_lightning.data.folder import FolderInfo
 from alexnet_lightning.data.packed.store import PackedSplit, read_packed_manifest
 from alexnet_lightning.errors import ConfigError, DataError
@@ -144,12 +144,7 @@ class PackedDataModule(ImageFolderDataModule):
     # --- loading ----------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         info = self.inspect()
-        wanted = {
-            "fit": ("train", "val"),
-            "validate": ("val",),
-            "test": ("test",),
-            "predict": ("test",),
-        }.get(stage or "fit", ("train", "val", "test"))
+        wanted = splits_of_stage(stage)
         on_device = self.hparams.packed_on_device
         in_loader = self.hparams.crop_in_loader
         if in_loader is None:
