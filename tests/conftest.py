@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,26 @@ def write_image_folder(
                 pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
                 Image.fromarray(pixels).save(folder / f"{cls}_{i:03d}.jpg", quality=90)
     return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_folders_go_when_the_module_passes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+):
+    """Delete the folders a test module made under pytest's basetemp once it has passed.
+
+    pytest's ``tmp_path_retention_policy = "failed"`` (pyproject) deletes a passing test's
+    ``tmp_path`` but keeps module fixtures' ``tmp_path_factory`` folders to the end of the session;
+    with AlexNet checkpoints of ~170 MB those add up to more than some CI disks hold. A module
+    with a failure keeps everything, to look at.
+    """
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed == failed_before:
+        for folder in set(base.iterdir()) - before:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,17 +1,22 @@
-"""Checkpoint writes are atomic: a process killed while saving leaves the previous file whole."""
+"""Checkpoint writes are atomic: a process killed while saving, or a disk that fills up, leaves the
+previous file whole."""
 
+import contextlib
 import os
+import resource
 import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from alexnet_lightning.checkpoints import AtomicCheckpointIO
+from alexnet_lightning.errors import CheckpointError
 
-from .conftest import ROOT, compose_config
+from .conftest import ROOT, TINY_SHAPES, compose_config
 
 
 def test_sigkill_during_a_save_leaves_the_previous_checkpoint_whole(tmp_path):
@@ -54,3 +59,71 @@ def test_every_trainer_config_writes_checkpoints_atomically(tmp_path):
             cfg.trainer.default_root_dir = str(tmp_path)
         trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
         assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO), name
+
+
+@contextlib.contextmanager
+def files_capped_at(limit: int):
+    """Writes past ``limit`` bytes fail with EFBIG, as a full disk fails them with ENOSPC (both
+    reach torch.save as an OSError under its RuntimeError); SIGXFSZ is ignored so the process
+    gets the error instead of being killed."""
+    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, previous[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def test_a_failed_write_is_one_clear_message_and_keeps_the_previous_checkpoint(tmp_path):
+    checkpoint_io = AtomicCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    checkpoint_io.save_checkpoint({"w": torch.ones(1000), "epoch": 1}, path)
+    before = path.read_bytes()
+    with files_capped_at(1_000_000), pytest.raises(CheckpointError) as caught:
+        checkpoint_io.save_checkpoint({"w": torch.ones(2_000_000), "epoch": 2}, path)
+    message = str(caught.value)
+    assert f"could not write checkpoint {path} (about 8 MB): File too large" in message
+    assert "the previous last.ckpt there is unchanged" in message
+    assert "paths.log_dir" in message and "ckpt_path=last" in message
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # the partial temp is gone
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise RuntimeError("not a file-system problem")
+
+
+def test_an_error_that_is_not_the_file_system_keeps_its_traceback(tmp_path):
+    with pytest.raises(RuntimeError, match="not a file-system problem"):
+        AtomicCheckpointIO().save_checkpoint({"x": _Unpicklable()}, tmp_path / "a.ckpt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_training_onto_a_full_disk_stops_with_one_message(tmp_path):
+    def cap_files():  # in the child only: the test process keeps its own limits
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, resource.RLIM_INFINITY))
+
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "train.py"),
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        *TINY_SHAPES,
+        "trainer.max_epochs=1",
+        "callbacks.rich_progress_bar=null",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=tmp_path, preexec_fn=cap_files
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "could not write checkpoint" in output and "File too large" in output
+    assert "no partial file was left behind" in output
+    assert "Traceback" not in output
+    assert not list((tmp_path / "logs").rglob("*.ckpt")) and not list(
+        (tmp_path / "logs").rglob("*.tmp")
+    )

@@ -220,12 +220,14 @@ def _train(*overrides: str, tmp: Path, root: Path) -> subprocess.CompletedProces
     return result
 
 
-def test_killed_mid_epoch_resumes_bitwise_with_data_packed(packed, tmp_path_factory):
-    clean_tmp = tmp_path_factory.mktemp("clean")
+def test_killed_mid_epoch_resumes_bitwise_with_data_packed(packed, tmp_path):
+    clean_tmp = tmp_path / "clean"
+    clean_tmp.mkdir()
     clean = _train(tmp=clean_tmp, root=packed)
     assert clean.returncode == 0, clean.stderr[-3000:]
     uninterrupted = load(runs(clean_tmp)[0] / "checkpoints" / "last.ckpt")
-    tmp = tmp_path_factory.mktemp("killed")
+    tmp = tmp_path / "killed"
+    tmp.mkdir()
     every_4 = "callbacks.step_checkpoint.every_n_train_steps=4"
     kill = ["+callbacks.kill._target_=tests.interrupt.KillAt", "+callbacks.kill.step=10"]
     killed = _train(every_4, *kill, tmp=tmp, root=packed)

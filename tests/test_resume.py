@@ -344,11 +344,11 @@ def straight(exact_tmp):
     ],
 )
 def test_resume_is_bitwise_exact_with_any_loader_workers(
-    workers, persistent, where, limit, straight, exact_tmp
+    workers, persistent, where, limit, straight, tmp_path
 ):
     reference = straight(limit)
     steps_per_epoch = limit or 6
-    tmp = exact_tmp / f"w{workers}_{persistent}_{where}_{limit}"
+    tmp = tmp_path
     loader = [f"data.num_workers={workers}", f"data.persistent_workers={persistent}"]
     common = [*loader, *limits(limit), STEP_CHECKPOINTS]
     if where == "between_epochs":  # the state a job killed as epoch 2 starts leaves
@@ -460,11 +460,11 @@ def test_a_requeued_grid_job_reports_the_same_optimized_metric(straight, exact_t
     assert metrics["val/acc_best"] == max(scalars(reference, "val/acc").values())
 
 
-def test_resuming_a_finished_run_still_reports_its_best(straight, exact_tmp):
+def test_resuming_a_finished_run_still_reports_its_best(straight, tmp_path):
     """A job requeued after its last epoch: fit has nothing left to run and logs nothing."""
     reference = straight(None)
     run = fit_in_process(
-        exact_tmp, "finished_resumed", f"ckpt_path={reference / 'checkpoints' / 'last.ckpt'}"
+        tmp_path, "finished_resumed", f"ckpt_path={reference / 'checkpoints' / 'last.ckpt'}"
     )
     best = json.loads((run / "metrics.json").read_text())["val/acc_best"]
     assert best == json.loads((reference / "metrics.json").read_text())["val/acc_best"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options")
-        write_atomic(path, lambda file: torch.save(checkpoint, file))
+        path = Path(path)
+        had_previous = path.exists()
+        try:
+            write_atomic(path, lambda file: torch.save(checkpoint, file))
+        except (OSError, RuntimeError) as error:
+            refused = _file_system_error(error)
+            if refused is None:
+                raise
+            raise CheckpointError(
+                _write_failure(path, _tensor_bytes(checkpoint), refused, had_previous)
+            ) from error
 
     def load_checkpoint(
         self,
@@ -48,6 +59,47 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         weights_only: bool | None = None,
     ) -> dict[str, Any]:
         return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+
+
+def _file_system_error(error: BaseException) -> OSError | None:
+    """The OSError behind a failed write, if any.
+
+    torch.save reports a full disk as ``RuntimeError: ... unexpected pos 14999936 vs 14999824``
+    (or "file write failed"), raised while the OSError it hit (ENOSPC, EDQUOT, EFBIG) is being
+    handled; the OSError names the real cause, so we look for it along the chain.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _tensor_bytes(value: Any) -> int:
+    """Bytes of the tensors in a checkpoint: about the size of the file it makes."""
+    if isinstance(value, torch.Tensor):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_tensor_bytes(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_tensor_bytes(item) for item in value)
+    return 0
+
+
+def _write_failure(path: Path, needed: int, error: OSError, had_previous: bool) -> str:
+    free = shutil.disk_usage(path.parent).free
+    if had_previous:
+        kept, then = f"the previous {path.name} there is unchanged", "continue with ckpt_path=last"
+    else:
+        kept, then = "no partial file was left behind", "run again"
+    return (
+        f"could not write checkpoint {path} (about {needed / 1e6:.0f} MB): "
+        f"{error.strerror or error}; the disk holding it has {free / 1e6:.0f} MB free. "
+        f"Nothing was lost: {kept}. Free some space (or set paths.log_dir to a disk with room), "
+        f"then {then}."
+    )
 
 
 # --- reading and checking -------------------------------------------------------------------
