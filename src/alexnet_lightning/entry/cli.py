@@ -36,7 +36,7 @@ def run_task(task: str | Task, cfg: DictConfig) -> Any:
         return _load(task)(cfg)
     except UserError as err:
         log.error("%s", err)
-        log.error("stopped before running; run folder: %s", output_dir)
+        log.error("stopped; run folder: %s", output_dir)
         if _in_multirun():
             raise  # sys.exit here would end the whole sweep, not just this job
         sys.exit(2)
