@@ -91,3 +91,14 @@ TINY_SHAPES = [
     "data.num_workers=0",
     "data.persistent_workers=false",
 ]
+
+# A deterministic 3-epoch run for the bitwise resume tests (with 48 training images in batches
+# of 8: 6 optimizer steps per epoch, 18 in all).
+EXACT_RUN = [
+    "seed=0",
+    "trainer.deterministic=true",
+    "trainer.max_epochs=3",
+    "test=false",
+    "callbacks.rich_progress_bar=null",
+    "callbacks.rich_model_summary=null",
+]

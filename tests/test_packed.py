@@ -21,7 +21,7 @@ from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.data.samplers import SeededSamples
 from alexnet_lightning.errors import DataError
 
-from .conftest import ROOT, write_image_folder
+from .conftest import EXACT_RUN, ROOT, write_image_folder
 from .test_resume import assert_bitwise_equal, load, runs
 from .test_train_run import finished_run, only_run_folder, run_script
 
@@ -194,14 +194,8 @@ def test_batches_are_the_same_with_loader_workers(packed, in_loader):
 
 
 # --- through scripts/train.py ----------------------------------------------------------------
-# 48 training images in batches of 8: 6 optimizer steps per epoch, 18 in all.
 RUN = [
-    "seed=0",
-    "trainer.deterministic=true",
-    "trainer.max_epochs=3",
-    "test=false",
-    "callbacks.rich_progress_bar=null",
-    "callbacks.rich_model_summary=null",
+    *EXACT_RUN,
     "data=packed",
     "data.image_size=64",
     "data.batch_size=8",

@@ -22,19 +22,10 @@ from alexnet_lightning.entry.train import train as train_entry
 from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.models.classifier import BEST_KEY, TRAIN_EPOCH_KEY, AlexNetClassifier
 
-from .conftest import CONF, ROOT, TINY_SHAPES, compose_config
+from .conftest import CONF, EXACT_RUN, ROOT, TINY_SHAPES, compose_config
 from .interrupt import Interrupted
 
-# 48 training images in batches of 8: 6 optimizer steps per epoch, 18 in all.
-RUN = [
-    *TINY_SHAPES,
-    "seed=0",
-    "trainer.deterministic=true",
-    "trainer.max_epochs=3",
-    "test=false",
-    "callbacks.rich_progress_bar=null",
-    "callbacks.rich_model_summary=null",
-]
+RUN = [*TINY_SHAPES, *EXACT_RUN]
 KILL = "+callbacks.kill._target_=tests.interrupt.KillAt"
 
 
