@@ -4,6 +4,7 @@ Fast: run these first after upgrading Lightning, Hydra or torch."""
 import inspect
 
 import lightning as L
+import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.strategies.launchers import subprocess_script
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -42,3 +43,11 @@ def test_tensorboard_file_writer_writes_raw_summaries(tmp_path):
     acc = EventAccumulator(str(events))
     acc.Reload()
     assert [event.value for event in acc.Scalars("raw")] == [0.25]
+
+
+def test_empty_shared_is_a_shared_tensor_of_that_shape():
+    batch = compat.empty_shared((2, 5, 5, 3), torch.uint8)
+    assert batch.shape == (2, 5, 5, 3) and batch.dtype == torch.uint8
+    assert batch.is_shared() and batch.is_contiguous()
+    batch.fill_(7)
+    assert int(batch.sum()) == 7 * 2 * 5 * 5 * 3

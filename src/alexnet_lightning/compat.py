@@ -8,6 +8,7 @@ changes it. After upgrading one of these libraries, run ``pytest tests/test_comp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 # top (the Lightning and torch types are for annotations only).
 if TYPE_CHECKING:
     import lightning as L
+    import torch
     from lightning.fabric.plugins.environments import ClusterEnvironment
     from torch.utils.tensorboard import SummaryWriter
 
@@ -88,9 +90,26 @@ def tensorboard_file_writer(writer: SummaryWriter) -> Any:
     return writer._get_file_writer()
 
 
+def empty_shared(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised CPU tensor in shared memory, for a batch a loader worker fills.
+
+    Wraps ``UntypedStorage._new_shared``, as ``default_collate`` does for the batches it builds
+    in a worker: a batch in shared memory crosses to the main process as a handle, without a
+    copy. The public route, ``Tensor.share_memory_()``, allocates the same block and then copies
+    the tensor into it: one more pass over every batch a worker crops.
+    Caught by: tests/test_compat.py::test_empty_shared_is_a_shared_tensor_of_that_shape,
+    tests/test_packed.py::test_batches_are_the_same_with_loader_workers.
+    """
+    import torch
+
+    storage = torch.UntypedStorage._new_shared(math.prod(shape) * dtype.itemsize)
+    return torch.empty(0, dtype=dtype).set_(storage).view(shape)
+
+
 __all__ = [
     "basic_sweeper",
     "cluster_environment",
+    "empty_shared",
     "start_ddp_ranks_with",
     "tensorboard_file_writer",
 ]

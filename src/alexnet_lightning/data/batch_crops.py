@@ -20,6 +20,8 @@ from torch.utils.data import get_worker_info
 from torchvision.ops import roi_align
 from torchvision.transforms import v2
 
+from alexnet_lightning.compat import empty_shared
+
 
 def _size_proxy(height: int, width: int) -> torch.Tensor:
     """A (3, height, width) tensor that allocates nothing: torchvision's ``make_params`` only
@@ -189,8 +191,7 @@ def _new_batch(n: int, channels: int, size: int, dtype: torch.dtype) -> torch.Te
     copies nothing."""
     shape = (n, size, size, channels)
     if get_worker_info() is not None:
-        storage = torch.UntypedStorage._new_shared(n * size * size * channels * dtype.itemsize)
-        out = torch.empty(0, dtype=dtype).set_(storage).view(shape)
+        out = empty_shared(shape, dtype)
     else:
         out = torch.empty(shape, dtype=dtype)
     return out.permute(0, 3, 1, 2)
