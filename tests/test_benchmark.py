@@ -9,12 +9,20 @@ import time
 
 import pytest
 import torch
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 from torch.utils.data import DataLoader, Dataset
 
-from alexnet_lightning.benchmark import data_path_config
+from alexnet_lightning.benchmark import data_path_config, loader_rates
+from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.packed import pack_dataset
-from alexnet_lightning.timing import Checksums, loader_steps, pss_mb, same_tensors, timed_windows
+from alexnet_lightning.timing import (
+    Checksums,
+    PSSSampler,
+    loader_steps,
+    pss_mb,
+    same_tensors,
+    timed_windows,
+)
 
 from .conftest import compose_config, write_image_folder
 from .test_train_run import only_run_folder, run_script
@@ -74,6 +82,19 @@ def test_pss_counts_a_shared_page_once_across_processes():
     with open(f"/proc/{os.getpid()}/status") as status:
         rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
     assert own <= rss * 1.01
+
+
+def test_worker_memory_is_read_while_a_short_loader_run_has_its_workers(image_folder):
+    """A loader run shorter than the sampler's interval falls between two of its readings (it
+    once read 0 MB of workers on an idle machine); loader_rates reads while they are alive."""
+    datamodule = ImageFolderDataModule(
+        str(image_folder), num_classes=3, image_size=64, batch_size=2, persistent_workers=True
+    )
+    datamodule.setup("fit")
+    cfg = OmegaConf.create({"warmup_batches": 1, "windows": 1, "window_batches": 2})
+    with PSSSampler(interval=3600) as memory:  # one reading at the start, before any worker
+        loader_rates(datamodule, 1, cfg, memory)
+    assert 10 < memory.workers_mb < memory.main_mb
 
 
 @pytest.fixture(scope="module")

@@ -121,11 +121,17 @@ def input_steps(datamodule: Any, device: torch.device) -> Iterator[int]:
         yield int(images.shape[0])
 
 
-def loader_rates(datamodule: Any, workers: int, cfg: DictConfig) -> list[float]:
+def loader_rates(
+    datamodule: Any, workers: int, cfg: DictConfig, memory: PSSSampler | None = None
+) -> list[float]:
     datamodule.hparams.num_workers = workers
     loader = datamodule.train_dataloader()
     per_window = max(cfg.window_batches, workers)
-    return timed_windows(loader_steps(loader), cfg.warmup_batches, cfg.windows, per_window)
+    steps = loader_steps(loader)  # holds the loader's iterator, so its workers, until we return
+    rates = timed_windows(steps, cfg.warmup_batches, cfg.windows, per_window)
+    if memory is not None:
+        memory.sample()  # after the clock: the workers are alive and have done their work
+    return rates
 
 
 # --- compute --------------------------------------------------------------------------------
@@ -276,7 +282,7 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
     with PSSSampler() as memory:
         workers = list(cfg.loader_workers or [])
         result["loader_spread"] = {
-            str(w): summarise(loader_rates(datamodule, w, cfg)) for w in workers
+            str(w): summarise(loader_rates(datamodule, w, cfg, memory)) for w in workers
         }
         datamodule.hparams.num_workers = int(cfg.data.num_workers)
         if cfg.decode_images > 0 and hasattr(datamodule, "file_transform"):

@@ -177,11 +177,15 @@ class PSSSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def sample(self) -> None:
+        """Read both now. Callers also call it while their workers are known to be alive: a
+        loader run shorter than ``interval`` could otherwise fall between two readings."""
+        self.main_mb = max(self.main_mb, pss_mb(os.getpid()))
+        self.workers_mb = max(self.workers_mb, workers_pss_mb())
+
     def _run(self) -> None:
-        pid = os.getpid()
         while not self._stop.is_set():
-            self.main_mb = max(self.main_mb, pss_mb(pid))
-            self.workers_mb = max(self.workers_mb, workers_pss_mb())
+            self.sample()
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PSSSampler:
