@@ -2,6 +2,7 @@
 previous file whole."""
 
 import contextlib
+import errno
 import os
 import resource
 import signal
@@ -13,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
-from alexnet_lightning.checkpoints import AtomicCheckpointIO
+from alexnet_lightning.checkpoints import AtomicCheckpointIO, _write_failure
 from alexnet_lightning.errors import CheckpointError
 
 from .conftest import ROOT, TINY_SHAPES, compose_config
@@ -89,6 +90,17 @@ def test_a_failed_write_is_one_clear_message_and_keeps_the_previous_checkpoint(t
     assert "paths.log_dir" in message and "ckpt_path=last" in message
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # the partial temp is gone
+
+
+def test_a_folder_that_cannot_be_written_gets_its_own_fix(tmp_path):
+    denied = OSError(errno.EROFS, "Read-only file system")
+    message = _write_failure(tmp_path / "ro" / "last.ckpt", 175_000_000, denied, False)
+    assert message.startswith(
+        f"could not write checkpoint {tmp_path / 'ro' / 'last.ckpt'} (about 175 MB): "
+        "Read-only file system."  # no free-space figure: the folder does not exist
+    )
+    assert "Make that folder writable (or set paths.log_dir to one you can write)" in message
+    assert "Free some space" not in message and message.endswith("then run again.")
 
 
 class _Unpicklable:

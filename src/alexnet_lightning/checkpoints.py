@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import shutil
@@ -89,16 +90,21 @@ def _tensor_bytes(value: Any) -> int:
 
 
 def _write_failure(path: Path, needed: int, error: OSError, had_previous: bool) -> str:
-    free = shutil.disk_usage(path.parent).free
+    try:
+        room = f"; the disk holding it has {shutil.disk_usage(path.parent).free / 1e6:.0f} MB free"
+    except OSError:  # the folder itself could not be made (permissions, a read-only mount)
+        room = ""
     if had_previous:
         kept, then = f"the previous {path.name} there is unchanged", "continue with ckpt_path=last"
     else:
         kept, then = "no partial file was left behind", "run again"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "Make that folder writable (or set paths.log_dir to one you can write)"
+    else:  # ENOSPC, EDQUOT, EFBIG and the like
+        fix = "Free some space (or set paths.log_dir to a disk with room)"
     return (
         f"could not write checkpoint {path} (about {needed / 1e6:.0f} MB): "
-        f"{error.strerror or error}; the disk holding it has {free / 1e6:.0f} MB free. "
-        f"Nothing was lost: {kept}. Free some space (or set paths.log_dir to a disk with room), "
-        f"then {then}."
+        f"{error.strerror or error}{room}. Nothing was lost: {kept}. {fix}, then {then}."
     )
 
 
