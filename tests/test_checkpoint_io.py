@@ -18,6 +18,7 @@ from alexnet_lightning.checkpoints import AtomicCheckpointIO, _write_failure
 from alexnet_lightning.errors import CheckpointError
 
 from .conftest import ROOT, TINY_SHAPES, compose_config
+from .test_train_run import run_script
 
 
 def test_sigkill_during_a_save_leaves_the_previous_checkpoint_whole(tmp_path):
@@ -62,14 +63,20 @@ def test_every_trainer_config_writes_checkpoints_atomically(tmp_path):
         assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO), name
 
 
-@contextlib.contextmanager
-def files_capped_at(limit: int):
+def cap_file_size(limit: int) -> None:
     """Writes past ``limit`` bytes fail with EFBIG, as a full disk fails them with ENOSPC (both
     reach torch.save as an OSError under its RuntimeError); SIGXFSZ is ignored so the process
     gets the error instead of being killed."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+@contextlib.contextmanager
+def files_capped_at(limit: int):
+    """``cap_file_size`` for this process, for the ``with`` block only."""
     previous = resource.getrlimit(resource.RLIMIT_FSIZE)
-    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, previous[1]))
+    handler = signal.getsignal(signal.SIGXFSZ)
+    cap_file_size(limit)
     try:
         yield
     finally:
@@ -115,21 +122,13 @@ def test_an_error_that_is_not_the_file_system_keeps_its_traceback(tmp_path):
 
 
 def test_training_onto_a_full_disk_stops_with_one_message(tmp_path):
-    def cap_files():  # in the child only: the test process keeps its own limits
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, resource.RLIM_INFINITY))
-
-    command = [
-        sys.executable,
-        str(ROOT / "scripts" / "train.py"),
-        f"paths.data_dir={tmp_path / 'data'}",
-        f"paths.log_dir={tmp_path / 'logs'}",
+    result = run_script(
+        "train.py",
         *TINY_SHAPES,
         "trainer.max_epochs=1",
         "callbacks.rich_progress_bar=null",
-    ]
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, cwd=tmp_path, preexec_fn=cap_files
+        tmp=tmp_path,
+        preexec_fn=lambda: cap_file_size(1_000_000),  # in the child only
     )
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-3000:]

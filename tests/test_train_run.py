@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -29,7 +30,10 @@ DESIGN_SCALARS = {
 }
 
 
-def run_script(script: str, *overrides: str, tmp: Path) -> subprocess.CompletedProcess:
+def run_script(
+    script: str, *overrides: str, tmp: Path, **run_options: Any
+) -> subprocess.CompletedProcess:
+    """``scripts/<script>`` with its outputs under ``tmp``; ``run_options`` go to subprocess.run."""
     command = [
         sys.executable,
         str(ROOT / "scripts" / script),
@@ -37,7 +41,9 @@ def run_script(script: str, *overrides: str, tmp: Path) -> subprocess.CompletedP
         f"paths.log_dir={tmp / 'logs'}",
         *overrides,
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=tmp, **run_options
+    )
 
 
 def only_run_folder(tmp: Path, task: str) -> Path:
