@@ -67,9 +67,14 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
 
 
 def job_overrides(job_dir: Path) -> list[str]:
-    """The overrides that make this job, as a user would type them (sweeper plumbing left out)."""
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    return [o for o in overrides if not o.startswith(f"{TRIAL_KEY}=")]
+    """The overrides that make this job, as a user would type them (sweeper plumbing left out).
+
+    None for a job killed while Hydra was still writing its ``.hydra`` files (Hydra makes the
+    folder, then config.yaml, hydra.yaml and overrides.yaml): its row is still reported.
+    """
+    path = job_dir / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(path.read_text()) if path.is_file() else None
+    return [o for o in overrides or [] if not o.startswith(f"{TRIAL_KEY}=")]
 
 
 def read_job_record(job_dir: Path) -> dict[str, Any]:
