@@ -309,7 +309,8 @@ BAD_VALUES = [
     ("data.batch_size=0", "data.batch_size=0", "an integer >= 1"),
     ("data.batch_size=1.5", "data.batch_size=1.5", "an integer >= 1"),
     ("data.num_workers=-1", "data.num_workers=-1", "an integer >= 0"),
-    ("data.image_size=32", "data.image_size=32", "an integer >= 64"),
+    ("data.image_size=32", "data.image_size=32", "at least 64 for model.net.variant=seed"),
+    ("data.image_size=4", "data.image_size=4", "an integer >= 8"),
     ("data.train_crop=centre", "data.train_crop='centre'", "one of random_resized, paper"),
     ("data.crop_scale=[0.9,0.1]", "data.crop_scale=[0.9, 0.1]", "[a, b] with 0.0 < a <= b <= 1.0"),
     ("data.lighting_std=-0.1", "data.lighting_std=-0.1", "a number >= 0.0"),
@@ -318,6 +319,10 @@ BAD_VALUES = [
     ("data.persistent_workers=yes", "data.persistent_workers='yes'", "true or false"),
     # model
     ("model.net.variant=vgg16", "model.net.variant='vgg16'", "one of seed, paper, torchvision"),
+    ("model.net.activation=gelu", "model.net.activation='gelu'", "one of relu, tanh, sigmoid"),
+    ("model.net.lrn=maybe", "model.net.lrn='maybe'", "true or false"),
+    ("model.net.pool=average", "model.net.pool='average'", "overlapping, non_overlapping"),
+    ("model.net.groups=0", "model.net.groups=0", "an integer >= 1"),
     ("model.net.dropout=1.0", "model.net.dropout=1.0", "a number in [0.0, 1.0)"),
     ("model.label_smoothing=-1", "model.label_smoothing=-1", "a number in [0.0, 1.0)"),
     ("model.monitor=val/accuracy", "model.monitor='val/accuracy'", "one of val/acc, "),
@@ -443,7 +448,7 @@ def test_config_checks_import_no_torch():
 # --- the same rules guard the classes when they are built without a config --------------------
 
 CLASS_VALUES = [
-    ("alexnet", "model.net.variant='vgg16'", "one of seed, paper, torchvision"),
+    ("alexnet", "model.net.variant='vgg16'", "one of seed, paper, torchvision, cifar"),
     ("dropout", "model.net.dropout=1.0", "a number in [0.0, 1.0), e.g. 0.5"),
     ("image_files", "data.on_bad_image='ignore'", "one of warn, raise"),
     ("datamodule_crop", "data.train_crop='centre'", "one of random_resized, paper"),

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.files import write_atomic
 from alexnet_lightning.models.classifier import AlexNetClassifier
+from alexnet_lightning.models.variants import switches
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -164,7 +165,8 @@ def check_fits(model: AlexNetClassifier, num_classes: int, path: str | Path) -> 
 
 
 def check_resumable(checkpoint: dict[str, Any], net: dict[str, Any], path: str | Path) -> None:
-    """Training resumes only into the same network: variant and class count must match."""
+    """Training resumes only into the same network: variant, class count and the switches that
+    change the layers (an activation swapped under loaded weights would load silently)."""
     saved = checkpoint["hyper_parameters"]["net"]
     for key, config_key in (("variant", "model.net.variant"), ("num_classes", "data.num_classes")):
         if saved.get(key) != net.get(key):
@@ -174,6 +176,13 @@ def check_resumable(checkpoint: dict[str, Any], net: dict[str, Any], path: str |
                 f" ({config_key} differs); resume with the checkpoint's own settings "
                 "(experiment and data) or start a fresh run (ckpt_path=null)"
             )
+    theirs, ours = switches(saved), switches(net)
+    for key in (k for k in ours if ours[k] != theirs[k]):
+        raise CheckpointError(
+            f"{path} was trained with model.net.{key}={theirs[key]} but this run sets "
+            f"model.net.{key}={ours[key]}; resume with the checkpoint's own model.net settings "
+            "or start a fresh run (ckpt_path=null)"
+        )
 
 
 # --- which checkpoint a run continues --------------------------------------------------------

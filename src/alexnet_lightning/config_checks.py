@@ -19,10 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from alexnet_lightning.errors import ConfigError
-from alexnet_lightning.models.variants import VARIANTS
-
-# The smallest crop whose feature map survives AlexNet's three stride-2 pools.
-MIN_IMAGE_SIZE = 64
+from alexnet_lightning.models.variants import ACTIVATIONS, MIN_IMAGE_SIZE, POOLS, VARIANTS
 
 # Metrics the LightningModule logs, i.e. what a scheduler, checkpoint or sweep may watch.
 LOGGED_METRICS = (
@@ -135,7 +132,8 @@ RULES: dict[str, Rule] = {
     "data.num_classes": integer(2, 10),
     "data.batch_size": integer(1, 128),
     "data.num_workers": integer(0, 4, note="(0 loads in the main process)"),
-    "data.image_size": integer(MIN_IMAGE_SIZE, 224),
+    # each variant's own minimum is checked in check_config, which knows the variant
+    "data.image_size": integer(min(MIN_IMAGE_SIZE.values()), 224),
     "data.train_crop": choice("random_resized", "paper"),
     "data.crop_scale": range_pair(0.0, 1.0),
     "data.crop_ratio": range_pair(0.0, None),
@@ -153,6 +151,10 @@ RULES: dict[str, Rule] = {
     # model
     "model.net.variant": choice(*VARIANTS),
     "model.net.dropout": number(0.0, 1.0, eg="0.5"),
+    "model.net.activation": choice(*ACTIVATIONS),
+    "model.net.lrn": boolean(),
+    "model.net.pool": choice(*POOLS),
+    "model.net.groups": integer(1, 2, note="(2: the paper's two-GPU connectivity)"),
     "model.net.init_weights": boolean(),
     "model.label_smoothing": number(0.0, 1.0, eg="0.1"),
     "model.monitor": choice(*LOGGED_METRICS),
@@ -268,3 +270,11 @@ def check_config(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None:
             check_value(key, value)
+    variant = OmegaConf.select(cfg, "model.net.variant", default=None)
+    size = OmegaConf.select(cfg, "data.image_size", default=None)
+    if variant is not None and size is not None and size < MIN_IMAGE_SIZE[variant]:
+        smaller = "" if variant == "cifar" else "; model.net.variant=cifar takes smaller crops"
+        raise ConfigError(
+            f"data.image_size={size} is invalid: it must be at least {MIN_IMAGE_SIZE[variant]} "
+            f"for model.net.variant={variant}{smaller}"
+        )

@@ -1,4 +1,34 @@
-"""The names of AlexNet's layouts (models/alexnet.py), importable without torch, so the config
-checks that run before torch is imported can name them."""
+"""The names of AlexNet's layouts and switches (models/alexnet.py), importable without torch, so
+the config checks that run before torch is imported can name them."""
 
-VARIANTS = ("seed", "paper", "torchvision")
+VARIANTS = ("seed", "paper", "torchvision", "cifar")
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+POOLS = ("overlapping", "non_overlapping")
+
+# The smallest crop each layout takes: AlexNet's stride-4 conv and three stride-2 pools need
+# 64 px; the CIFAR network's three pools (which keep partial windows) need 8.
+MIN_IMAGE_SIZE = {"seed": 64, "paper": 64, "torchvision": 64, "cifar": 8}
+
+
+def default_lrn(variant: str) -> bool:
+    """What ``lrn=null`` means: the paper's network normalises, the other layouts do not."""
+    return variant == "paper"
+
+
+def default_dropout(variant: str) -> float:
+    """What ``dropout=null`` means: AlexNet's 0.5 (Section 4.2); cuda-convnet's CIFAR network
+    has no dropout."""
+    return 0.0 if variant == "cifar" else 0.5
+
+
+def switches(net: dict) -> dict:
+    """The switches a network config (or a checkpoint's ``hyper_parameters['net']``, which may
+    predate some of them) builds, with the defaults filled in."""
+    variant = net.get("variant", "seed")
+    lrn = net.get("lrn")
+    return {
+        "activation": net.get("activation", "relu"),
+        "lrn": default_lrn(variant) if lrn is None else lrn,
+        "pool": net.get("pool", "overlapping"),
+        "groups": net.get("groups", 1),
+    }

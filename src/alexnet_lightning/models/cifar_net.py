@@ -1,0 +1,60 @@
+"""The paper's four-layer CIFAR-10 network (Section 3.3 and Figure 1), as cuda-convnet's
+``layers-18pct.cfg`` defines it: three 5 x 5 convolutions with 32, 32 and 64 kernels (padding 2),
+each followed by a pooling layer of 3 x 3 windows with stride 2 (max, then average, average),
+and one fully connected layer to the classes. The activation follows the first pooling layer,
+where cuda-convnet puts it (max pooling and a monotonic activation commute), and the other two
+convolutions. cuda-convnet's pooling keeps the partial windows at the border (``ceil_mode``):
+a 24 px crop gives 12, 6 and 3 px maps, so the classifier sees 64 x 3 x 3.
+
+With ``lrn`` on, the paper's normalisation follows the first two pooling layers, where
+``layers-18pct`` has its ``rnorm`` layers (cuda-convnet's same-map variant there, size 3, scale
+5e-5; here the paper's Section 3.3 kind across maps, the one whose CIFAR-10 effect it reports).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from alexnet_lightning.models.switches import activation, paper_lrn, pool_kernel
+
+WIDTHS = (32, 32, 64)
+# The feature map at a 24 px crop; other sizes reach it through the adaptive pool.
+FEATURE_SIDE = 3
+
+
+def features(act: str, lrn: bool, pool: str, groups: int) -> nn.Sequential:
+    c1, c2, c3 = WIDTHS
+    k = pool_kernel(pool)
+
+    def norm() -> list[nn.Module]:
+        return [paper_lrn()] if lrn else []
+
+    # conv2 sees only its own tower's maps and conv3 sees both, as the paper's conv2 and conv3.
+    return nn.Sequential(
+        nn.Conv2d(3, c1, kernel_size=5, padding=2),
+        nn.MaxPool2d(kernel_size=k, stride=2, ceil_mode=True),
+        activation(act),
+        *norm(),
+        nn.Conv2d(c1, c2, kernel_size=5, padding=2, groups=groups),
+        activation(act),
+        nn.AvgPool2d(kernel_size=k, stride=2, ceil_mode=True),
+        *norm(),
+        nn.Conv2d(c2, c3, kernel_size=5, padding=2),
+        activation(act),
+        nn.AvgPool2d(kernel_size=k, stride=2, ceil_mode=True),
+    )
+
+
+def classifier(num_classes: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Dropout(p=dropout),
+        nn.Linear(WIDTHS[-1] * FEATURE_SIDE * FEATURE_SIDE, num_classes),
+    )
+
+
+def init_weights(convs: list[nn.Conv2d], linears: list[nn.Linear]) -> None:
+    """``layers-18pct``'s ``initW``: N(0, 1e-4) for conv1 (it saw raw 0-255 pixel values),
+    N(0, 0.01) for conv2, conv3 and the fully connected layer; biases 0."""
+    for m, std in zip([*convs, *linears], (1e-4, 0.01, 0.01, 0.01), strict=True):
+        nn.init.normal_(m.weight, 0.0, std)
+        nn.init.zeros_(m.bias)
