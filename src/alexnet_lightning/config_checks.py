@@ -134,7 +134,9 @@ RULES: dict[str, Rule] = {
     "data.num_workers": integer(0, 4, note="(0 loads in the main process)"),
     # each variant's own minimum is checked in check_config, which knows the variant
     "data.image_size": integer(min(MIN_IMAGE_SIZE.values()), 224),
-    "data.train_crop": choice("random_resized", "paper"),
+    "data.train_crop": choice("random_resized", "paper", "none"),
+    "data.hflip": boolean(),
+    "data.normalize": boolean(),
     "data.crop_scale": range_pair(0.0, 1.0),
     "data.crop_ratio": range_pair(0.0, None),
     "data.eval_resize_ratio": number(1.0, eg="1.1428571428571428 (256/224)", open_high=False),

@@ -72,6 +72,8 @@ class ImageFolderDataModule(L.LightningDataModule):
         crop_ratio: Sequence[float] = (3 / 4, 4 / 3),
         eval_resize_ratio: float = EVAL_RESIZE_RATIO,
         lighting_std: float = 0.1,
+        hflip: bool = True,
+        normalize: bool = True,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
         pin_memory: bool = True,
@@ -99,6 +101,8 @@ class ImageFolderDataModule(L.LightningDataModule):
                 "crop_ratio": [float(v) for v in crop_ratio],
                 "eval_resize_ratio": float(eval_resize_ratio),
                 "lighting_std": float(lighting_std),
+                "hflip": bool(hflip),
+                "normalize": bool(normalize),
                 "mean": [float(v) for v in mean],
                 "std": [float(v) for v in std],
                 "pin_memory": bool(pin_memory),
@@ -117,11 +121,13 @@ class ImageFolderDataModule(L.LightningDataModule):
             ("train_crop", train_crop),
             ("test_views", test_views),
             ("decoder", decoder),
+            ("hflip", hflip),
+            ("normalize", normalize),
         ):
             check_value(f"data.{key}", value)
         self.root = Path(root).expanduser()
         self.missing_hint = missing_hint
-        self.augment = BatchAugment(mean, std, lighting_std)
+        self.augment = BatchAugment(mean, std, lighting_std, flip=hflip, normalize=normalize)
         self._info: FolderInfo | None = None
         self.datasets: dict[str, ImageFiles] = {}
         self._batch_decoders: dict[str, BatchDecoder] = {}
@@ -174,7 +180,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         hp = self.hparams
         if split == "train" and hp.train_crop == "paper":
             return paper_crop(hp.image_size, hp.eval_resize_ratio)
-        if split == "train":
+        if split == "train" and hp.train_crop == "random_resized":
             return train_crop(hp.image_size, hp.crop_scale, hp.crop_ratio)
         if split == "test" and hp.test_views == "ten_crop":
             return ten_crop(hp.image_size, hp.eval_resize_ratio)
@@ -327,7 +333,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         split = "train" if training else "val"
         if split not in self._batch_decoders:
             hp = self.hparams
-            crop = hp.train_crop if training else "center"
+            crop = hp.train_crop if training and hp.train_crop != "none" else "center"
             self._batch_decoders[split] = BatchDecoder(
                 crop,
                 hp.image_size,

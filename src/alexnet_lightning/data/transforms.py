@@ -108,8 +108,10 @@ class PCALighting(nn.Module):
 class BatchAugment(nn.Module):
     """uint8 batch on the device -> float batch the network eats.
 
-    Training adds a random horizontal flip per image and PCA lighting; both modes scale to
-    [0, 1] and normalise with the dataset's mean and std.
+    Training adds a random horizontal flip per image (``flip``) and PCA lighting; both modes
+    scale to [0, 1] and normalise with the dataset's mean and std. ``normalize=False`` feeds
+    what the paper fed (Section 2): the raw 0-255 RGB values with the mean subtracted, not
+    divided by a std (the paper subtracts the mean image; here the per-channel ``mean``).
     """
 
     def __init__(
@@ -118,9 +120,11 @@ class BatchAugment(nn.Module):
         std: Sequence[float] = IMAGENET_STD,
         lighting_std: float = 0.1,
         flip: bool = True,
+        normalize: bool = True,
     ) -> None:
         super().__init__()
         self.flip = flip
+        self.normalize = normalize
         self.lighting = PCALighting(lighting_std)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
@@ -139,9 +143,10 @@ class BatchAugment(nn.Module):
             self.lighting.to(x.device)
             x = self.lighting(x, generator=generator)
         # broadcast over any leading dims: a ten-crop batch (batch, views, C, H, W) as well
-        return (x - mean) / std
+        return (x - mean) / std if self.normalize else (x - mean) * 255.0
 
     def denormalize(self, images: torch.Tensor) -> torch.Tensor:
-        """Normalised float batch -> [0, 1] images, for looking at them."""
+        """Network input batch -> [0, 1] images, for looking at them."""
         mean, std = self.mean.to(images.device), self.std.to(images.device)
-        return (images * std + mean).clamp_(0, 1)
+        scale = std if self.normalize else 1 / 255.0
+        return (images * scale + mean).clamp_(0, 1)

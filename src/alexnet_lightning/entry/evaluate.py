@@ -26,7 +26,7 @@ from alexnet_lightning.utils.run_files import (
 log = logging.getLogger(__name__)
 
 # Settings that define what the network was trained to see; eval takes them from the checkpoint.
-INPUT_SETTINGS = ("image_size", "eval_resize_ratio", "mean", "std")
+INPUT_SETTINGS = ("image_size", "eval_resize_ratio", "mean", "std", "normalize")
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:

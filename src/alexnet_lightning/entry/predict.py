@@ -57,7 +57,11 @@ def predict(cfg: DictConfig) -> list[dict]:
     model.to(device)
     names = model.hparams.class_names or [str(i) for i in range(model.num_classes)]
     crop = eval_crop(data.get("image_size", 224), data.get("eval_resize_ratio", EVAL_RESIZE_RATIO))
-    to_network = BatchAugment(data.get("mean", IMAGENET_MEAN), data.get("std", IMAGENET_STD))
+    to_network = BatchAugment(
+        data.get("mean", IMAGENET_MEAN),
+        data.get("std", IMAGENET_STD),
+        normalize=data.get("normalize", True),
+    )
     k = min(cfg.top_k, model.num_classes)
 
     files = list_images(cfg.inputs)

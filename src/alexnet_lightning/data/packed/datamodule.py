@@ -170,6 +170,8 @@ class PackedDataModule(ImageFolderDataModule):
         """The crop parameters the per-image path would draw for these seeds (CPU, in workers)."""
         hp = self.hparams
         side = self._packed.side if self._packed is not None else self.inspect().side
+        if hp.train_crop == "none":  # the centre crop: nothing to draw
+            return torch.empty(0)
         if hp.train_crop == "paper":
             crop_side = self._eval_side()
             tops, lefts = random_crop_offsets(seeds, crop_side, crop_side, hp.image_size)
@@ -230,7 +232,8 @@ class PackedDataModule(ImageFolderDataModule):
         ``rows``, of ``x[rows]`` (x the whole split), cut without gathering the batch first
         where the crop allows it."""
         hp = self.hparams
-        training = split == "train"
+        # train_crop=none: training sees the evaluation crop
+        training = split == "train" and hp.train_crop != "none"
         if training and hp.train_crop == "random_resized":
             if x.device.type == "cpu":  # torchvision's exact pixels, and faster there
                 return resized_crops_per_image(x, draws, hp.image_size, rows)
