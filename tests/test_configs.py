@@ -451,7 +451,7 @@ CLASS_VALUES = [
     ("alexnet", "model.net.variant='vgg16'", "one of seed, paper, torchvision, cifar"),
     ("dropout", "model.net.dropout=1.0", "a number in [0.0, 1.0), e.g. 0.5"),
     ("image_files", "data.on_bad_image='ignore'", "one of warn, raise"),
-    ("datamodule_crop", "data.train_crop='centre'", "one of random_resized, paper"),
+    ("datamodule_crop", "data.train_crop='centre'", "one of random_resized, paper, none"),
     ("datamodule_views", "data.test_views='five_crop'", "one of center, ten_crop"),
     ("decoder", "data.decoder='nvjpeg'", "one of auto, pil, torchvision"),
 ]
