@@ -1,4 +1,5 @@
-"""The sweep report: summary.csv, summary.md (best first, best overrides to copy) and PNG plots.
+"""The sweep report: summary.csv, summary.md (best first, best overrides to copy) and PNG plots;
+for jobs repeated over seeds also groups.csv and their sections of summary.md (grouped_report).
 
 Written by our sweepers when a multirun ends (sweeps.grid, sweeps.optuna_sweeper), and rebuilt
 for any sweep folder with ``python scripts/sweep_report.py DIR`` (``make sweep-report DIR=...``).
@@ -11,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from alexnet_lightning.sweeps.grouped_report import grouped_report
 from alexnet_lightning.sweeps.plots import plot_against, plot_history
 from alexnet_lightning.sweeps.summary import metric_value, summary_rows, write_summary
 
@@ -26,11 +28,14 @@ def write_report(
     paths = [write_summary(sweep_dir, metric, rows)]
     ranked = _ranked(rows, direction)
     swept = _swept_values(rows)
-    paths.append(_write_markdown(sweep_dir, ranked, swept, metric or "optimized_metric"))
+    config = _sweep_config(sweep_dir)
     (sweep_dir / PLOTS).mkdir(exist_ok=True)
+    grouped, grouped_paths = grouped_report(sweep_dir, rows, config, sweep_dir / PLOTS)
+    paths.append(_write_markdown(sweep_dir, ranked, swept, metric or "optimized_metric", grouped))
+    paths += grouped_paths
     for key, values in swept.items():
         paths.append(plot_against(sweep_dir / PLOTS, key, values, rows, metric))
-    if _is_optuna(sweep_dir):
+    if "Optuna" in str(config.get("hydra", {}).get("sweeper", {}).get("_target_", "")):
         paths.append(plot_history(sweep_dir / PLOTS, rows, metric, direction))
     return paths
 
@@ -57,7 +62,9 @@ def _swept_values(rows: list[dict]) -> dict[str, list[str]]:
     return {k: v for k, v in swept.items() if len(set(v)) > 1}
 
 
-def _write_markdown(sweep_dir: Path, ranked: list[dict], swept: dict, metric: str) -> Path:
+def _write_markdown(
+    sweep_dir: Path, ranked: list[dict], swept: dict, metric: str, grouped: list[str]
+) -> Path:
     states = [r["state"] for r in ranked]
     known = ["complete", "pruned", "failed"]
     known += sorted(set(states) - set(known))  # "interrupted": a killed sweep's, run again
@@ -96,6 +103,7 @@ def _write_markdown(sweep_dir: Path, ranked: list[dict], swept: dict, metric: st
         ]
     else:
         lines += ["", f"No job produced {metric}."]
+    lines += grouped
     path = sweep_dir / "summary.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -108,9 +116,7 @@ def _fmt(value: Any) -> str:
         return str(value) if value not in (None, "") else "-"
 
 
-def _is_optuna(sweep_dir: Path) -> bool:
+def _sweep_config(sweep_dir: Path) -> dict[str, Any]:
+    """The sweep's config as saved in multirun.yaml ({} when there is none)."""
     config = sweep_dir / "multirun.yaml"
-    if not config.is_file():
-        return False
-    target = (yaml.safe_load(config.read_text()) or {}).get("hydra", {}).get("sweeper", {})
-    return "Optuna" in str(target.get("_target_", ""))
+    return (yaml.safe_load(config.read_text()) or {}) if config.is_file() else {}

@@ -1,0 +1,51 @@
+"""A job's learning curves, one value per epoch, read back from its TensorBoard event files."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+# Lightning logs the epoch (0-based) beside every metric, at the same step.
+EPOCH_TAG = "epoch"
+
+Curve = list[tuple[int, float]]  # (epochs trained when logged, value)
+
+
+def read_curves(job_dir: Path, tags: Iterable[str]) -> dict[str, Curve]:
+    """``{tag: [(epoch, value), ...]}`` for each of ``tags`` the job logged, epochs counted
+    from 1. A step logged twice (a requeued job that replayed an epoch) keeps its newest value.
+    Jobs without TensorBoard events (logger=csv) give {}."""
+    events = job_dir / "tensorboard"
+    if not any(events.glob("events.out.tfevents.*")):
+        return {}
+    # imported here: tensorboard takes a second, and only reports with curves need it
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    logged = set(accumulator.Tags()["scalars"])
+    by_step: dict[str, dict[int, tuple[float, float]]] = {}
+    for tag in {*tags, EPOCH_TAG} & logged:
+        seen = by_step.setdefault(tag, {})
+        for event in accumulator.Scalars(tag):
+            if event.step not in seen or seen[event.step][0] <= event.wall_time:
+                seen[event.step] = (event.wall_time, event.value)
+    epoch_at = {step: int(value) for step, (_, value) in by_step.pop(EPOCH_TAG, {}).items()}
+    return {
+        tag: [
+            (epoch_at.get(step, index) + 1, value)
+            for index, (step, (_, value)) in enumerate(sorted(points.items()))
+        ]
+        for tag, points in by_step.items()
+    }
+
+
+def first_epoch_below(curve: Curve, threshold: float) -> int | None:
+    """The first epoch whose value is below ``threshold`` (None if none is)."""
+    return next((epoch for epoch, value in curve if value < threshold), None)
+
+
+def value_at(curve: Curve, epoch: int) -> float | None:
+    """The curve's value at ``epoch`` (None if it has none there)."""
+    return next((v for e, v in curve if e == epoch and math.isfinite(v)), None)

@@ -1,0 +1,232 @@
+"""The part of the sweep report for jobs repeated over seeds: one row per seed group (mean and
+deviation), an ablation's arms against its baseline beside the paper's reported effect, and
+the paper's Figure 1 (epochs to 25% training error, ReLU against tanh).
+
+Adds sections to summary.md and writes groups.csv and plots/ (curves from each job's
+TensorBoard events).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from alexnet_lightning.sweeps.paper import FIGURE1_RATIO, PAPER_EFFECTS
+from alexnet_lightning.sweeps.plots import plot_learning_curves, plot_training_error
+from alexnet_lightning.sweeps.seed_groups import (
+    METRICS,
+    TARGET_ERROR,
+    SeedGroup,
+    baseline_of,
+    mean_std,
+    seed_groups,
+    varies_in_seed,
+)
+
+GROUPS_FILE = "groups.csv"
+ABLATION_PANELS = ("train/error", "val/acc")
+
+
+def grouped_report(
+    sweep_dir: Path, rows: list[dict], sweep_config: dict[str, Any], plots: Path
+) -> tuple[list[str], list[Path]]:
+    """summary.md's seed-group sections (as lines) and the files written, for a sweep that ran
+    a setting under several seeds or made its jobs from conf/arm/ or experiment=figure1;
+    nothing otherwise."""
+    groups = seed_groups(sweep_dir, rows)
+    figure1 = sweep_config.get("figure1")
+    ablated = [g for g in groups if g.arm()]
+    if not (varies_in_seed(groups) or ablated or figure1):
+        return [], []
+    target = float(figure1["target_error"]) if figure1 else TARGET_ERROR
+    lines = _seed_table(groups, target)
+    paths = [_write_csv(sweep_dir / GROUPS_FILE, groups, target)]
+    if ablated:
+        lines += _ablation_table(groups)
+        paths += _ablation_plots(plots, groups)
+    if figure1:
+        figure_lines, figure_paths = _figure1(groups, target, plots)
+        lines += figure_lines
+        paths += figure_paths
+    return lines, paths
+
+
+def _pct(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "-"
+    return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
+
+
+def _plain(mean: float | None, std: float | None, digits: int = 1) -> str:
+    if mean is None:
+        return "-"
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+
+
+def _reached(values: list) -> list:
+    return [v for v in values if v is not None]
+
+
+def _epochs_cell(group: SeedGroup, target: float) -> str:
+    epochs = group.epochs_to(target)
+    reached = _reached(epochs)
+    if not any(group.curves):
+        return "-"  # no curves: logged without TensorBoard
+    return f"{_plain(*mean_std(reached))} ({len(reached)} of {len(epochs)})"
+
+
+def _diff(group: SeedGroup, baseline: SeedGroup | None, metric: str) -> float | None:
+    if baseline is None:
+        return None
+    ours, theirs = mean_std(group.values(metric))[0], mean_std(baseline.values(metric))[0]
+    return None if ours is None or theirs is None else ours - theirs
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.2f}"
+
+
+def _seed_table(groups: list[SeedGroup], target: float) -> list[str]:
+    header = ["group", "jobs", *METRICS, f"epochs to {target:.0%} train error (reached)"]
+    lines = [
+        "",
+        "## Over seeds",
+        "",
+        "Jobs that differ only in `seed`: mean ± sample standard deviation (n - 1) of the "
+        "complete jobs, accuracies in %.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    for g in groups:
+        cells = [f"`{g.label}`" if g.label else "(no overrides)", str(len(g.rows))]
+        cells += [_pct(*mean_std(g.values(m))) for m in METRICS]
+        cells.append(_epochs_cell(g, target))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _ablation_table(groups: list[SeedGroup]) -> list[str]:
+    header = ["ablation", "arm", "jobs", *METRICS, *(f"Δ {m}" for m in METRICS), "the paper"]
+    lines = [
+        "",
+        "## Ablations",
+        "",
+        "Δ: the arm's mean minus its baseline's, in accuracy points. The paper gives error "
+        "changes: an error -1.4 is an accuracy +1.4.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    arms = [g for g in groups if g.arm()]
+    # baselines first within each ablation, ablations in the order of their first job
+    order = list(dict.fromkeys(g.arm()[0] for g in arms))
+    arms.sort(key=lambda g: (order.index(g.arm()[0]), g.arm()[1] != "baseline"))
+    for g in arms:
+        name, role, label = g.arm()
+        baseline = baseline_of(g, groups)
+        cells = [name, f"{role}: {label}", str(len(g.rows))]
+        cells += [_pct(*mean_std(g.values(m))) for m in METRICS]
+        cells += [_signed(_diff(g, baseline, m)) for m in METRICS]
+        cells.append(PAPER_EFFECTS.get(name, "-") if role != "baseline" else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _ablation_plots(plots: Path, groups: list[SeedGroup]) -> list[Path]:
+    paths = []
+    for g in groups:
+        baseline = baseline_of(g, groups)
+        if baseline is None or not any(g.curves):
+            continue
+        name = g.arm()[0]
+        arms = [(baseline.arm()[2], baseline.curves), (g.arm()[2], g.curves)]
+        suffix = "" if len([x for x in groups if x.arm() == g.arm()]) == 1 else f"_{len(paths)}"
+        path = plots / f"ablation_{name}{suffix}.png"
+        paths.append(plot_learning_curves(path, f"ablation {name}", arms, ABLATION_PANELS))
+    return paths
+
+
+def _write_csv(path: Path, groups: list[SeedGroup], target: float) -> Path:
+    columns = ["group", "ablation", "role", "jobs"]
+    for m in METRICS:
+        columns += [f"{m} mean", f"{m} std", f"{m} diff"]
+    columns += ["epochs to target mean", "epochs to target std", "reached", "paper"]
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        for g in groups:
+            name, role, _ = g.arm() or ("", "", "")
+            row: dict[str, Any] = {"group": g.label, "ablation": name, "role": role}
+            row["jobs"] = len(g.rows)
+            baseline = baseline_of(g, groups)
+            for m in METRICS:
+                row[f"{m} mean"], row[f"{m} std"] = mean_std(g.values(m))
+                row[f"{m} diff"] = _diff(g, baseline, m)
+            reached = _reached(g.epochs_to(target))
+            row["epochs to target mean"], row["epochs to target std"] = mean_std(reached)
+            row["reached"] = len(reached)
+            row["paper"] = PAPER_EFFECTS.get(name, "") if role == "variant" else ""
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return path
+
+
+def _figure1(groups: list[SeedGroup], target: float, plots: Path) -> tuple[list[str], list[Path]]:
+    header = ["activation", "lr", "jobs", f"epochs to {target:.0%}", "train s to it", "reached"]
+    lines = [
+        "",
+        f"## Figure 1: epochs to {target:.0%} training error",
+        "",
+        "train/error over each whole epoch; train s: time in training epochs (validation left "
+        "out), mean ± deviation over the seeds that reached it.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    fastest: dict[str, tuple[float, SeedGroup]] = {}
+    shown: dict[str, SeedGroup] = {}
+    for g in groups:
+        activation = g.setting("model.net.activation") or "relu"
+        shown.setdefault(activation, g)
+        epochs = g.epochs_to(target)
+        reached = _reached(epochs)
+        cells = [activation, str(g.setting("model.optimizer.lr")), str(len(g.rows))]
+        cells += [_plain(*mean_std(reached)), _plain(*mean_std(_reached(g.seconds_to(target))))]
+        cells.append(f"{len(reached)} of {len(epochs)}")
+        lines.append("| " + " | ".join(cells) + " |")
+        # each activation at its fastest setting, as the paper chose its learning rates
+        if reached and len(reached) == len(epochs):
+            mean = mean_std(reached)[0]
+            if activation not in fastest or mean < fastest[activation][0]:
+                fastest[activation] = (mean, g)
+                shown[activation] = g
+    lines += ["", _ratio(fastest, target)]
+    styles = {"relu": "-", "tanh": "--", "sigmoid": ":"}
+    arms = [
+        (f"{a} (lr {g.setting('model.optimizer.lr')})", styles.get(a, "-."), g.curves)
+        for a, g in sorted(shown.items())
+    ]
+    path = plot_training_error(plots / "figure1.png", arms, target)
+    lines += ["", f"![Figure 1](plots/{path.name})"]
+    return lines, [path]
+
+
+def _ratio(fastest: dict[str, tuple[float, SeedGroup]], target: float) -> str:
+    """tanh's epochs (and training time) to the target over ReLU's, each at its fastest."""
+    if not {"relu", "tanh"} <= set(fastest):
+        missing = ", ".join(sorted({"relu", "tanh"} - set(fastest)))
+        return (
+            f"No ratio: {missing} did not reach {target:.0%} training error in every seed of "
+            "any setting (raise trainer.max_epochs, or tune model.optimizer.lr)."
+        )
+    (relu_epochs, relu), (tanh_epochs, tanh) = fastest["relu"], fastest["tanh"]
+    text = (
+        f"tanh / ReLU, each at its fastest setting: {tanh_epochs:.1f} / {relu_epochs:.1f} "
+        f"epochs = **{tanh_epochs / relu_epochs:.2f}x** (the paper: {FIGURE1_RATIO:.0f}x)"
+    )
+    relu_s = mean_std(_reached(relu.seconds_to(target)))[0]
+    tanh_s = mean_std(_reached(tanh.seconds_to(target)))[0]
+    if relu_s and tanh_s:
+        text += f"; in training time {tanh_s:.1f} / {relu_s:.1f} s = {tanh_s / relu_s:.2f}x"
+    return text + "."

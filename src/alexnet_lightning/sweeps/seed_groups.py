@@ -1,0 +1,123 @@
+"""Jobs of a sweep that differ only in ``seed``, as groups: their mean and deviation, and for an
+ablation's arms (conf/arm/*.yaml) the difference from the baseline arm."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from alexnet_lightning.sweeps.curves import Curve, first_epoch_below, read_curves, value_at
+
+METRICS = ("val/acc_best", "test/acc")
+# The per-epoch scalars the report plots and counts epochs with.
+CURVE_TAGS = ("train/error", "train/loss", "val/acc", "val/loss", "train/time_s")
+# Figure 1's target; experiment=figure1 may set another (figure1.target_error).
+TARGET_ERROR = 0.25
+
+
+@dataclass
+class SeedGroup:
+    """Jobs whose overrides are the same but for ``seed``."""
+
+    label: str  # the overrides they share, as typed
+    rows: list[dict] = field(default_factory=list)  # their summary.csv rows, in job order
+    configs: list[DictConfig] = field(default_factory=list)  # their composed configs
+    curves: list[dict[str, Curve]] = field(default_factory=list)  # their learning curves
+
+    @property
+    def config(self) -> DictConfig:
+        return self.configs[0]
+
+    def arm(self) -> tuple[str, str, str] | None:
+        """(ablation, role, label) of a group made by an arm of conf/arm/, else None."""
+        arm = self.config.get("arm")
+        return (arm.ablation, arm.role, arm.label) if arm else None
+
+    def setting(self, key: str) -> Any:
+        """A config value of the group's jobs (resolved: figure1's lr follows the activation)."""
+        return OmegaConf.select(self.config, key, default=None)
+
+    def values(self, metric: str) -> list[float]:
+        """The metric of each complete job that has it."""
+        values = (_number(r[metric]) for r in self.rows if r["state"] == "complete")
+        return [v for v in values if v is not None]
+
+    def epochs_to(self, target: float) -> list[int | None]:
+        """Per job, the first epoch with train/error below ``target`` (None: not reached)."""
+        return [first_epoch_below(c.get("train/error", []), target) for c in self.curves]
+
+    def seconds_to(self, target: float) -> list[float | None]:
+        """Per job, train/time_s at that epoch (None: not reached, or no train_time callback)."""
+        out = []
+        for curves, epoch in zip(self.curves, self.epochs_to(target), strict=True):
+            out.append(None if epoch is None else value_at(curves.get("train/time_s", []), epoch))
+        return out
+
+
+def seed_groups(sweep_dir: Path, rows: list[dict]) -> list[SeedGroup]:
+    """The sweep's jobs grouped by their overrides without ``seed``, in order of first job."""
+    groups: dict[str, SeedGroup] = {}
+    for row in rows:
+        job = sweep_dir / row["job"]
+        label = " ".join(o for o in row["overrides"].split() if _key(o) != "seed")
+        group = groups.setdefault(label, SeedGroup(label))
+        group.rows.append(row)
+        group.configs.append(_job_config(job))
+        group.curves.append(read_curves(job, CURVE_TAGS))
+    return list(groups.values())
+
+
+def varies_in_seed(groups: list[SeedGroup]) -> bool:
+    """Whether the sweep ran some setting under more than one seed."""
+    return any(len(g.rows) > 1 for g in groups)
+
+
+def baseline_of(group: SeedGroup, groups: list[SeedGroup]) -> SeedGroup | None:
+    """The baseline arm of ``group``'s ablation run with the same other overrides."""
+    arm = group.arm()
+    if arm is None or arm[1] == "baseline":
+        return None
+    context = _without_arm(group.label)
+    return next(
+        (
+            g
+            for g in groups
+            if (a := g.arm()) and a[:2] == (arm[0], "baseline") and _without_arm(g.label) == context
+        ),
+        None,
+    )
+
+
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (n - 1); the deviation of one value is None."""
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def _without_arm(label: str) -> str:
+    return " ".join(o for o in label.split() if _key(o) != "arm")
+
+
+def _key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _job_config(job_dir: Path) -> DictConfig:
+    """The job's composed config (.hydra/config.yaml; empty for a job killed before Hydra wrote
+    it). Its ``hydra:`` resolvers are not available here, so only plain keys are read."""
+    path = job_dir / ".hydra" / "config.yaml"
+    return OmegaConf.load(path) if path.is_file() else OmegaConf.create()

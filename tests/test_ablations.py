@@ -1,0 +1,129 @@
+"""Ablation and Figure 1 sweeps: the seed-grouped report on a fake sweep folder with known
+numbers, and tiny sweeps through scripts/train.py -m that write their tables and plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from torch.utils.tensorboard import SummaryWriter
+
+from alexnet_lightning.sweeps.jobs import write_job_record
+from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
+from alexnet_lightning.sweeps.report import write_report
+
+
+def fake_job(
+    sweep: Path,
+    number: int,
+    overrides: list[str],
+    config: dict,
+    metrics: dict,
+    curves: dict[str, list[float]] | None = None,
+) -> None:
+    """A finished job folder as a sweep leaves it: .hydra files, metrics.json, job.json and
+    TensorBoard events with one value per epoch (logged at the epoch's last step, with the
+    0-based epoch beside it, as Lightning does)."""
+    job = sweep / str(number)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    (job / "metrics.json").write_text(json.dumps(metrics))
+    write_job_record(job, state="complete", wall_s=1.0)
+    if curves:
+        writer = SummaryWriter(str(job / "tensorboard"))
+        for tag, values in curves.items():
+            for epoch, value in enumerate(values):
+                writer.add_scalar(tag, value, global_step=10 * (epoch + 1))
+                writer.add_scalar("epoch", epoch, global_step=10 * (epoch + 1))
+        writer.close()
+
+
+def read_groups(sweep: Path) -> dict[str, dict]:
+    with open(sweep / "groups.csv") as file:
+        return {row["group"]: row for row in csv.DictReader(file)}
+
+
+def arm(name: str, role: str) -> dict:
+    return {"arm": {"ablation": "lrn", "role": role, "label": name}}
+
+
+def test_seed_groups_give_exact_means_deviations_and_differences(tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"optimized_metric": "val/acc_best"}))
+    baseline = [(0.50, 0.40), (0.60, 0.50), (0.70, 0.60)]
+    variant = [(0.65, 0.55), (0.70, 0.60), (0.75, 0.65)]
+    job = 0
+    for name, role, results in (("lrn_off", "baseline", baseline), ("lrn_on", "variant", variant)):
+        for seed, (val, test) in enumerate(results):
+            error = [0.6, 0.3, 0.2] if role == "variant" else [0.7, 0.5, 0.4, 0.3, 0.2]
+            fake_job(
+                sweep,
+                job,
+                [f"+arm={name}", f"seed={seed}"],
+                arm(name, role),
+                {"val/acc_best": val, "test/acc": test},
+                {"train/error": error[: 3 + seed], "val/acc": [0.3, 0.4, 0.5]},
+            )
+            job += 1
+    write_report(sweep, "val/acc_best")
+
+    groups = read_groups(sweep)
+    off, on = groups["+arm=lrn_off"], groups["+arm=lrn_on"]
+    assert (off["role"], on["role"], off["jobs"], on["jobs"]) == ("baseline", "variant", "3", "3")
+    assert float(off["val/acc_best mean"]) == pytest.approx(0.60)
+    assert float(off["val/acc_best std"]) == pytest.approx(0.10)
+    assert float(off["test/acc mean"]) == pytest.approx(0.50)
+    assert float(on["val/acc_best mean"]) == pytest.approx(0.70)
+    assert float(on["val/acc_best std"]) == pytest.approx(0.05)
+    assert float(on["val/acc_best diff"]) == pytest.approx(0.10)
+    assert float(on["test/acc diff"]) == pytest.approx(0.10)
+    assert off["val/acc_best diff"] == "" and on["paper"] == PAPER_EFFECTS["lrn"]
+    # first epoch below 25% train error: the variant's 3rd, the baseline's 5th (seed 2 only:
+    # the others stopped before it)
+    assert (float(on["epochs to target mean"]), on["reached"]) == (3.0, "3")
+    assert (float(off["epochs to target mean"]), off["reached"]) == (5.0, "1")
+
+    report = (sweep / "summary.md").read_text()
+    assert "| `+arm=lrn_off` | 3 | 60.00 ± 10.00 | 50.00 ± 10.00 | 5.0 (1 of 3) |" in report
+    assert "| `+arm=lrn_on` | 3 | 70.00 ± 5.00 | 60.00 ± 5.00 | 3.0 ± 0.0 (3 of 3) |" in report
+    row = next(line for line in report.splitlines() if line.startswith("| lrn | variant"))
+    assert "| +10.00 | +10.00 |" in row and "13% -> 11%" in row
+    assert (sweep / "plots" / "ablation_lrn.png").stat().st_size > 5000
+
+
+def test_figure1_report_gives_epochs_time_and_the_ratio_of_the_fastest_settings(tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"figure1": {"target_error": 0.25}}))
+    relu = [[0.6, 0.4, 0.2], [0.5, 0.3, 0.24]]  # 3 epochs each
+    tanh = [[0.7, 0.6, 0.5, 0.4, 0.3, 0.24], [0.7, 0.5, 0.45, 0.4, 0.35, 0.3, 0.2]]  # 6, 7
+    slow_tanh = [[0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.26]]  # never below 25%
+    job = 0
+    settings = (("relu", 0.02, relu), ("tanh", 0.02, tanh), ("tanh", 0.01, slow_tanh))
+    for activation, lr, runs in settings:
+        for seed, error in enumerate(runs):
+            config = {"model": {"net": {"activation": activation}, "optimizer": {"lr": lr}}}
+            seconds = [2.0 * (e + 1) for e in range(len(error))]  # 2 s per epoch
+            fake_job(
+                sweep,
+                job,
+                [f"model.net.activation={activation}", f"model.optimizer.lr={lr}", f"seed={seed}"],
+                config,
+                {"val/acc_best": 0.5, "test/acc": 0.5},
+                {"train/error": error, "train/time_s": seconds},
+            )
+            job += 1
+    write_report(sweep, "val/acc_best")
+
+    report = (sweep / "summary.md").read_text()
+    assert "| relu | 0.02 | 2 | 3.0 ± 0.0 | 6.0 ± 0.0 | 2 of 2 |" in report
+    assert "| tanh | 0.02 | 2 | 6.5 ± 0.7 | 13.0 ± 1.4 | 2 of 2 |" in report
+    assert "| tanh | 0.01 | 1 | - | - | 0 of 1 |" in report
+    assert "6.5 / 3.0 epochs = **2.17x** (the paper: 6x)" in report
+    assert "in training time 13.0 / 6.0 s = 2.17x" in report
+    assert (sweep / "plots" / "figure1.png").stat().st_size > 5000
