@@ -28,6 +28,7 @@ LOGGED_METRICS = (
     "val/acc_top5",
     "val/loss",
     "train/acc",
+    "train/error",
     "train/loss",
 )
 # Lightning's precision flags (lightning.fabric.connector._PRECISION_INPUT).
@@ -117,6 +118,8 @@ BATCHES = (batches, "an integer >= 0 (batches) or a fraction in [0, 1]")
 RULES: dict[str, Rule] = {
     # top level (train.yaml, eval.yaml, predict.yaml)
     "seed": integer(0, 42),
+    "seeds": integer(1, 3, note="(jobs per arm of experiment=ablation/* and figure1)"),
+    "figure1.target_error": number(0.0, 1.0, open_low=True, open_high=False, eg="0.25"),
     "train": boolean(),
     "test": boolean(),
     "scale_lr": boolean(),
