@@ -15,6 +15,36 @@ from alexnet_lightning.sweeps.jobs import write_job_record
 from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
 from alexnet_lightning.sweeps.report import write_report
 
+from .conftest import CONF
+from .test_sweeps import FAST, read_summary, run_sweep
+
+
+def test_each_ablation_sweeps_its_baseline_and_variant_arm_over_seeds_and_all_sweeps_every_arm():
+    arms = {p.stem: yaml.safe_load(p.read_text())["arm"] for p in (CONF / "arm").glob("*.yaml")}
+    ablations = sorted(p.stem for p in (CONF / "experiment" / "ablation").glob("*.yaml"))
+    assert ablations == sorted([*PAPER_EFFECTS, "all"])
+    for name in ablations:
+        config = yaml.safe_load((CONF / "experiment" / "ablation" / f"{name}.yaml").read_text())
+        params = config["hydra"]["sweeper"]["params"]
+        assert (config["seeds"], params["seed"]) == (3, "range(0,${seeds})")
+        if name == "all":
+            assert params["+arm"] == "glob(*)"  # every file of conf/arm
+            continue
+        swept = params["+arm"].split(",")
+        assert [arms[a]["role"] for a in swept] == ["baseline", "variant"], name
+        assert {arms[a]["ablation"] for a in swept} == {name}
+    assert sorted(a["ablation"] for a in arms.values()) == sorted(2 * list(PAPER_EFFECTS))
+
+
+def test_a_bad_seeds_value_stops_the_sweep_before_any_job(tmp_path):
+    result = run_sweep(tmp_path, "experiment=ablation/lrn", "data=shapes", "seeds=0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: seeds=0 is invalid: it must be an integer >= 1, e.g. 3 "
+        "(jobs per arm of experiment=ablation/* and figure1)"
+    )
+    assert not (tmp_path / "logs" / "train" / "multiruns").exists()  # no job, no sweep folder
+
 
 def fake_job(
     sweep: Path,
@@ -126,4 +156,82 @@ def test_figure1_report_gives_epochs_time_and_the_ratio_of_the_fastest_settings(
     assert "| tanh | 0.01 | 1 | - | - | 0 of 1 |" in report
     assert "6.5 / 3.0 epochs = **2.17x** (the paper: 6x)" in report
     assert "in training time 13.0 / 6.0 s = 2.17x" in report
+    assert (sweep / "plots" / "figure1.png").stat().st_size > 5000
+
+
+# --- tiny sweeps through scripts/train.py -m ---------------------------------------------------
+
+# The shapes set instead of CIFAR-10, a few batches per job.
+TINY = [f for f in FAST if not f.startswith("trainer.max_epochs")] + ["data=shapes", "seeds=1"]
+
+
+def only_sweep(tmp: Path) -> Path:
+    (sweep,) = (tmp / "logs" / "train" / "multiruns").iterdir()
+    return sweep
+
+
+def swept(row: dict, column: str = "overrides") -> str:
+    """The overrides a sweeper set (the arm or activation, and the seed): the first ones."""
+    return " ".join(o for o in row[column].split() if o.split("=")[0] in SWEPT)
+
+
+SWEPT = {"+arm", "model.net.activation", "seed"}
+
+
+def job_metrics(sweep: Path, job: str) -> dict:
+    return json.loads((sweep / job / "metrics.json").read_text())
+
+
+def test_two_job_ablation_runs_both_arms_and_writes_its_table_and_plot(tmp_path):
+    result = run_sweep(tmp_path, "experiment=ablation/lrn", *TINY, "trainer.max_epochs=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep = only_sweep(tmp_path)
+    rows = read_summary(sweep)
+    assert [(swept(r), r["state"], r["epochs"]) for r in rows] == [
+        ("+arm=lrn_off seed=0", "complete", "2"),
+        ("+arm=lrn_on seed=0", "complete", "2"),
+    ]
+    for row, lrn in zip(rows, (False, True), strict=True):
+        config = yaml.safe_load((sweep / row["job"] / ".hydra" / "config.yaml").read_text())
+        assert (config["model"]["net"]["variant"], config["model"]["net"]["lrn"]) == ("cifar", lrn)
+        metrics = job_metrics(sweep, row["job"])
+        assert metrics["train/error"] == pytest.approx(1 - metrics["train/acc"], abs=1e-6)
+    groups = {swept(g, "group"): g for g in read_groups(sweep).values()}
+    off, on = groups["+arm=lrn_off"], groups["+arm=lrn_on"]
+    assert (off["role"], on["role"]) == ("baseline", "variant")
+    for metric in ("val/acc_best", "test/acc"):
+        assert float(off[f"{metric} mean"]) == float(rows[0][metric])
+        assert float(on[f"{metric} diff"]) == pytest.approx(
+            float(rows[1][metric]) - float(rows[0][metric])
+        )
+    report = (sweep / "summary.md").read_text()
+    assert "## Ablations" in report and PAPER_EFFECTS["lrn"] in report
+    assert (sweep / "plots" / "ablation_lrn.png").stat().st_size > 5000
+
+
+def test_tiny_figure1_stops_each_activation_at_the_target_and_reports_the_ratio(tmp_path):
+    # every run reaches a 100% target in its first epoch: EarlyStopping must end it there
+    result = run_sweep(
+        tmp_path,
+        "experiment=figure1",
+        *TINY,
+        "trainer.max_epochs=3",
+        "trainer.limit_train_batches=4",
+        "figure1.target_error=1.0",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep = only_sweep(tmp_path)
+    rows = read_summary(sweep)
+    assert [(swept(r), r["epochs"]) for r in rows] == [
+        ("model.net.activation=relu seed=0", "1"),
+        ("model.net.activation=tanh seed=0", "1"),
+    ]
+    for row in rows:
+        config = yaml.safe_load((sweep / row["job"] / ".hydra" / "config.yaml").read_text())
+        assert config["model"]["net"]["dropout"] == 0.0 and config["data"]["hflip"] is False
+        metrics = job_metrics(sweep, row["job"])
+        assert metrics["train/error"] < 1.0 and metrics["train/time_s"] > 0
+    report = (sweep / "summary.md").read_text()
+    assert "| relu | 0.02 | 1 | 1.0 | " in report and "| tanh | 0.02 | 1 | 1.0 | " in report
+    assert "1.0 / 1.0 epochs = **1.00x** (the paper: 6x)" in report
     assert (sweep / "plots" / "figure1.png").stat().st_size > 5000

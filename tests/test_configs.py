@@ -21,8 +21,11 @@ from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantia
 from .conftest import CONF, TINY_SHAPES, compose_config
 
 
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+def options(group: str, nested: bool = False) -> list[str]:
+    """A config group's options; ``nested``: with those in its subfolders (ablation/lrn)."""
+    folder = CONF / group
+    files = folder.rglob("*.yaml") if nested else folder.glob("*.yaml")
+    return sorted(str(p.relative_to(folder).with_suffix("")) for p in files)
 
 
 def build_all(cfg, folder=None):
@@ -187,7 +190,7 @@ def test_every_experiment_composes_with_every_optimizer_and_scheduler(tmp_path):
     net = torch.nn.Linear(4, 3)
     built = {}
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        for experiment in options("experiment"):
+        for experiment in options("experiment", nested=True):
             for optimizer in options("model/optimizer"):
                 for scheduler in [*options("model/scheduler"), None]:
                     chosen = (
@@ -209,9 +212,9 @@ def test_every_experiment_composes_with_every_optimizer_and_scheduler(tmp_path):
                     want = OmegaConf.load(CONF / "model" / "optimizer" / f"{optimizer}.yaml")
                     assert set(cfg.model.optimizer) <= set(want), overrides
                     built[experiment, optimizer, scheduler] = sched
-    assert len(built) == len(options("experiment")) * len(options("model/optimizer")) * (
-        len(options("model/scheduler")) + 1
-    )
+    assert len(built) == len(options("experiment", nested=True)) * len(
+        options("model/optimizer")
+    ) * (len(options("model/scheduler")) + 1)
     # the experiments' own schedules still hold when nothing replaces them
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         subset = compose("train", overrides=["experiment=imagenet_subset"]).model

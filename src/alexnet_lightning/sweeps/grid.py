@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ class RunEveryJob:
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.launcher is not None
         assert self.hydra_context is not None
+        check_sweep_values(self.config)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([*self._parse_config(), *arguments])
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
@@ -43,6 +45,22 @@ class RunEveryJob:
                 f"their logs are in {sweep_dir}/<job>/, the report in {sweep_dir}/summary.md"
             )
         return returns
+
+
+def check_sweep_values(config: Any) -> None:
+    """Values the grid itself is made from (``seeds`` of the ablations' ``range(0,${seeds})``):
+    a bad one would make a wrong or empty grid, not a failed job, so it ends the sweep before
+    any job starts, as one line with exit status 2."""
+    from alexnet_lightning.config_checks import check_value
+    from alexnet_lightning.errors import ConfigError
+
+    if config.get("seeds") is None:
+        return
+    try:
+        check_value("seeds", config.seeds)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def failed_jobs(results: Sequence[JobReturn], first_job: int) -> list[int]:

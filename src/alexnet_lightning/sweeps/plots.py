@@ -108,7 +108,8 @@ def plot_learning_curves(
         ax.set_xlabel("epoch")
         ax.set_ylabel(tag)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -134,7 +135,8 @@ def plot_training_error(path: Path, arms: list[tuple[str, str, list[dict]]], tar
     ax.set_xlabel("epochs")
     ax.set_ylabel("training error rate")
     ax.set_title(f"epochs to {target:.0%} training error", fontsize=9)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no curves: no job logged train/error
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
