@@ -20,6 +20,7 @@ from .conftest import ROOT, TINY_SHAPES
 DESIGN_SCALARS = {
     "train/loss",
     "train/acc",
+    "train/error",
     "val/loss",
     "val/acc",
     "val/acc_top5",
@@ -104,6 +105,7 @@ def test_metrics_json_holds_the_logged_names(trained):
     assert set(metrics) >= DESIGN_SCALARS
     assert 0.0 <= metrics["test/acc"] <= 1.0
     assert metrics["val/acc_best"] >= metrics["val/acc"] - 1e-6
+    assert metrics["train/error"] == pytest.approx(1.0 - metrics["train/acc"], abs=1e-6)
 
 
 def test_tensorboard_events_hold_scalars_images_and_hparams(trained):
