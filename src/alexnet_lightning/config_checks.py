@@ -153,6 +153,8 @@ RULES: dict[str, Rule] = {
     "data.reduced_decode": boolean(),
     "data.decode_on_device": boolean(),
     "data.cache_decoded": boolean(),
+    "data.val_size": integer(1, 5000),
+    "data.split_seed": integer(0, 0),
     # model
     "model.net.variant": choice(*VARIANTS),
     "model.net.dropout": number(0.0, 1.0, eg="0.5"),

@@ -20,14 +20,12 @@ root, build into a hidden sibling folder, write ``manifest.json`` last and renam
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import math
 import operator
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ from PIL import Image, ImageDraw
 
 from alexnet_lightning.data.manifest import count_images, read_manifest, write_manifest
 from alexnet_lightning.errors import ConfigError, DataError
+from alexnet_lightning.files import exclusive_lock
 
 __all__ = ["SHAPE_CLASSES", "SOURCE", "ensure_shapes_dataset"]
 
@@ -325,17 +324,6 @@ def _is_ours(path: Path) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """Exclusive advisory lock; released by the kernel even if the process is killed."""
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor drops the lock
-
-
 def _build(target: Path, expected: Mapping[str, Any]) -> None:
     """Write every image and then the manifest into the fresh folder ``target``."""
     opts = expected["options"]
@@ -405,7 +393,7 @@ def ensure_shapes_dataset(
 
     parent, name = root.parent, root.name
     parent.mkdir(parents=True, exist_ok=True)
-    with _locked(parent / f".{name}.lock"):
+    with exclusive_lock(parent / f".{name}.lock"):
         if _is_complete(root, expected):  # another process finished it while we waited
             return root
         existing = root.exists()

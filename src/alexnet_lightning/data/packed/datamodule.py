@@ -86,6 +86,10 @@ def _identity(batch: tuple) -> tuple:
 class PackedDataModule(ImageFolderDataModule):
     """ImageFolderDataModule's sampling, resume and augmentation over a packed folder."""
 
+    # whether crops larger than the packed side are made by upsampling (a small-image dataset
+    # fed to ImageNet-sized networks) rather than refused as a pack made too small
+    upsamples = False
+
     def __init__(
         self,
         root: str,
@@ -120,7 +124,7 @@ class PackedDataModule(ImageFolderDataModule):
             self._packed = read_packed_manifest(self.root, self.hparams.num_classes)
             p = self._packed
             self._info = FolderInfo(p.root, p.classes, p.names, dict(p.counts))
-            if p.side < self.hparams.image_size:
+            if p.side < self.hparams.image_size and not self.upsamples:
                 raise DataError(
                     f"{self.root} is packed at {p.side} px, smaller than data.image_size="
                     f"{self.hparams.image_size}; pack it again with a larger --side"
