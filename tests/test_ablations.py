@@ -11,12 +11,14 @@ import pytest
 import yaml
 from torch.utils.tensorboard import SummaryWriter
 
+from alexnet_lightning.data.cifar10.synthetic import write_cifar10_archive
 from alexnet_lightning.sweeps.jobs import write_job_record
 from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
 from alexnet_lightning.sweeps.report import write_report
 
 from .conftest import CONF
-from .test_sweeps import FAST, read_summary, run_sweep
+from .test_cifar10 import ARCHIVE
+from .test_sweeps import read_summary, run_sweep
 
 
 def test_each_ablation_sweeps_its_baseline_and_variant_arm_over_seeds_and_all_sweeps_every_arm():
@@ -37,7 +39,7 @@ def test_each_ablation_sweeps_its_baseline_and_variant_arm_over_seeds_and_all_sw
 
 
 def test_a_bad_seeds_value_stops_the_sweep_before_any_job(tmp_path):
-    result = run_sweep(tmp_path, "experiment=ablation/lrn", "data=shapes", "seeds=0")
+    result = run_sweep(tmp_path, "experiment=ablation/lrn", "seeds=0")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: seeds=0 is invalid: it must be an integer >= 1, e.g. 3 "
@@ -161,8 +163,27 @@ def test_figure1_report_gives_epochs_time_and_the_ratio_of_the_fastest_settings(
 
 # --- tiny sweeps through scripts/train.py -m ---------------------------------------------------
 
-# The shapes set instead of CIFAR-10, a few batches per job.
-TINY = [f for f in FAST if not f.startswith("trainer.max_epochs")] + ["data=shapes", "seeds=1"]
+# A few batches per job from a generated archive in CIFAR-10's format (60 training images,
+# 12 of them for validation, 10 test images), one seed per arm.
+TINY = [
+    "data.val_size=12",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "data.persistent_workers=false",
+    "seeds=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "callbacks.rich_progress_bar=null",
+    "callbacks.rich_model_summary=null",
+]
+
+
+def tiny_cifar10(tmp: Path) -> list[str]:
+    """The archive where data=cifar10 looks for it (so nothing is downloaded), and TINY."""
+    (tmp / "data").mkdir()
+    md5 = write_cifar10_archive(tmp / "data" / ARCHIVE, per_batch=12, test=10, seed=0)
+    return [f"data.md5={md5}", *TINY]
 
 
 def only_sweep(tmp: Path) -> Path:
@@ -183,7 +204,9 @@ def job_metrics(sweep: Path, job: str) -> dict:
 
 
 def test_two_job_ablation_runs_both_arms_and_writes_its_table_and_plot(tmp_path):
-    result = run_sweep(tmp_path, "experiment=ablation/lrn", *TINY, "trainer.max_epochs=2")
+    result = run_sweep(
+        tmp_path, "experiment=ablation/lrn", *tiny_cifar10(tmp_path), "trainer.max_epochs=2"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     sweep = only_sweep(tmp_path)
     rows = read_summary(sweep)
@@ -214,9 +237,9 @@ def test_tiny_figure1_stops_each_activation_at_the_target_and_reports_the_ratio(
     result = run_sweep(
         tmp_path,
         "experiment=figure1",
-        *TINY,
+        *tiny_cifar10(tmp_path),
         "trainer.max_epochs=3",
-        "trainer.limit_train_batches=4",
+        "trainer.limit_train_batches=6",
         "figure1.target_error=1.0",
     )
     assert result.returncode == 0, result.stderr[-3000:]
