@@ -9,14 +9,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
+from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
+from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.data.cifar10.synthetic import write_cifar10_archive
+from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.sweeps.jobs import write_job_record
 from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
 from alexnet_lightning.sweeps.report import write_report
 
-from .conftest import CONF
+from .conftest import CONF, compose_config
 from .test_cifar10 import ARCHIVE
 from .test_sweeps import read_summary, run_sweep
 
@@ -36,6 +40,49 @@ def test_each_ablation_sweeps_its_baseline_and_variant_arm_over_seeds_and_all_sw
         assert [arms[a]["role"] for a in swept] == ["baseline", "variant"], name
         assert {arms[a]["ablation"] for a in swept} == {name}
     assert sorted(a["ablation"] for a in arms.values()) == sorted(2 * list(PAPER_EFFECTS))
+
+
+def modules(net, kind) -> list:
+    return [m for m in net.modules() if isinstance(m, kind)]
+
+
+# What each arm must build (the network and data keys it changes), checked on the model itself.
+ARM_BUILDS = {
+    "tanh": lambda net, data: modules(net, nn.Tanh) and not modules(net, nn.ReLU),
+    "relu": lambda net, data: modules(net, nn.ReLU) and not modules(net, nn.Tanh),
+    "lrn_off": lambda net, data: not modules(net, nn.LocalResponseNorm),
+    "lrn_on": lambda net, data: len(modules(net, nn.LocalResponseNorm)) == 2,
+    "pool_non_overlapping": lambda net, data: {m.kernel_size for m in modules(net, POOLS)} == {2},
+    "pool_overlapping": lambda net, data: {m.kernel_size for m in modules(net, POOLS)} == {3},
+    "dropout_off": lambda net, data: {m.p for m in modules(net, nn.Dropout)} == {0.0},
+    "dropout_on": lambda net, data: {m.p for m in modules(net, nn.Dropout)} == {0.5},
+    "augmentation_off": lambda net, data: (
+        (data.train_crop, data.hflip, data.lighting_std) == ("none", False, 0.0)
+    ),
+    "augmentation_on": lambda net, data: (data.train_crop, data.hflip) == ("paper", True),
+    # conv1-5 widths and groups: the seed widths in one tower, the paper's in two
+    "one_tower": lambda net, data: (
+        [(m.out_channels, m.groups) for m in modules(net, nn.Conv2d)]
+        == [(48, 1), (128, 1), (192, 1), (192, 1), (128, 1)]
+    ),
+    "two_towers": lambda net, data: (
+        [(m.out_channels, m.groups) for m in modules(net, nn.Conv2d)]
+        == [(96, 1), (256, 2), (384, 1), (384, 2), (256, 2)]
+    ),
+}
+POOLS = (nn.MaxPool2d, nn.AvgPool2d)
+
+
+@pytest.mark.parametrize("name", sorted(ARM_BUILDS))
+def test_each_arm_builds_the_network_it_names(name, tmp_path):
+    assert set(ARM_BUILDS) == {p.stem for p in (CONF / "arm").glob("*.yaml")}
+    ablation = yaml.safe_load((CONF / "arm" / f"{name}.yaml").read_text())["arm"]["ablation"]
+    cfg = compose_config("train", [f"experiment=ablation/{ablation}", f"+arm={name}"], tmp_path)
+    check_config(cfg)
+    net = AlexNet(**OmegaConf.to_container(cfg.model.net, resolve=True))
+    assert ARM_BUILDS[name](net, cfg.data), name
+    if ablation != "two_towers":  # the others keep experiment=cifar10's network
+        assert net.variant == "cifar"
 
 
 def test_a_bad_seeds_value_stops_the_sweep_before_any_job(tmp_path):
