@@ -16,21 +16,21 @@ def read_curves(job_dir: Path, tags: Iterable[str]) -> dict[str, Curve]:
     """``{tag: [(epoch, value), ...]}`` for each of ``tags`` the job logged, epochs counted
     from 1. A step logged twice (a requeued job that replayed an epoch) keeps its newest value.
     Jobs without TensorBoard events (logger=csv) give {}."""
-    events = job_dir / "tensorboard"
-    if not any(events.glob("events.out.tfevents.*")):
+    files = sorted((job_dir / "tensorboard").glob("events.out.tfevents.*"))
+    if not files:
         return {}
     # imported here: tensorboard takes a second, and only reports with curves need it
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    logged = set(accumulator.Tags()["scalars"])
     by_step: dict[str, dict[int, tuple[float, float]]] = {}
-    for tag in {*tags, EPOCH_TAG} & logged:
-        seen = by_step.setdefault(tag, {})
-        for event in accumulator.Scalars(tag):
-            if event.step not in seen or seen[event.step][0] <= event.wall_time:
-                seen[event.step] = (event.wall_time, event.value)
+    for path in files:  # one file at a time: a folder's watcher logs each file it moves to
+        accumulator = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        for tag in {*tags, EPOCH_TAG} & set(accumulator.Tags()["scalars"]):
+            seen = by_step.setdefault(tag, {})
+            for event in accumulator.Scalars(tag):
+                if event.step not in seen or seen[event.step][0] <= event.wall_time:
+                    seen[event.step] = (event.wall_time, event.value)
     epoch_at = {step: int(value) for step, (_, value) in by_step.pop(EPOCH_TAG, {}).items()}
     return {
         tag: [

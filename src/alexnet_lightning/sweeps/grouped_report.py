@@ -19,6 +19,7 @@ from alexnet_lightning.sweeps.seed_groups import (
     TARGET_ERROR,
     SeedGroup,
     baseline_of,
+    common_overrides,
     mean_std,
     seed_groups,
     varies_in_seed,
@@ -40,7 +41,7 @@ def grouped_report(
     if not (varies_in_seed(groups) or ablated or figure1):
         return [], []
     target = float(figure1["target_error"]) if figure1 else TARGET_ERROR
-    lines = _seed_table(groups, target)
+    lines = _seed_table(groups, target, common_overrides(rows))
     paths = [_write_csv(sweep_dir / GROUPS_FILE, groups, target)]
     if ablated:
         lines += _ablation_table(groups)
@@ -87,14 +88,15 @@ def _signed(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:+.2f}"
 
 
-def _seed_table(groups: list[SeedGroup], target: float) -> list[str]:
+def _seed_table(groups: list[SeedGroup], target: float, common: list[str]) -> list[str]:
     header = ["group", "jobs", *METRICS, f"epochs to {target:.0%} train error (reached)"]
+    shared = " ".join(o for o in common if not o.startswith("seed="))
     lines = [
         "",
         "## Over seeds",
         "",
         "Jobs that differ only in `seed`: mean ± sample standard deviation (n - 1) of the "
-        "complete jobs, accuracies in %.",
+        "complete jobs, accuracies in %." + (f" Every job: `{shared}`." if shared else ""),
         "",
         "| " + " | ".join(header) + " |",
         "|" + " --- |" * len(header),

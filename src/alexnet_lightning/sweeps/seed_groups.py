@@ -59,12 +59,22 @@ class SeedGroup:
         return out
 
 
+def common_overrides(rows: list[dict]) -> list[str]:
+    """The overrides every job of the sweep has (the command line's fixed ones)."""
+    per_job = [r["overrides"].split() for r in rows]
+    return [o for o in per_job[0] if all(o in job for job in per_job)] if per_job else []
+
+
 def seed_groups(sweep_dir: Path, rows: list[dict]) -> list[SeedGroup]:
-    """The sweep's jobs grouped by their overrides without ``seed``, in order of first job."""
+    """The sweep's jobs grouped by their overrides without ``seed``, in order of first job;
+    a group's label leaves out the overrides all jobs share."""
+    common = set(common_overrides(rows))
     groups: dict[str, SeedGroup] = {}
     for row in rows:
         job = sweep_dir / row["job"]
-        label = " ".join(o for o in row["overrides"].split() if _key(o) != "seed")
+        label = " ".join(
+            o for o in row["overrides"].split() if _key(o) != "seed" and o not in common
+        )
         group = groups.setdefault(label, SeedGroup(label))
         group.rows.append(row)
         group.configs.append(_job_config(job))
