@@ -305,3 +305,16 @@ def test_tiny_figure1_stops_each_activation_at_the_target_and_reports_the_ratio(
     assert "| relu | 0.02 | 1 | 1.0 | " in report and "| tanh | 0.02 | 1 | 1.0 | " in report
     assert "1.0 / 1.0 epochs = **1.00x** (the paper: 6x)" in report
     assert (sweep / "plots" / "figure1.png").stat().st_size > 5000
+
+
+def test_a_sweep_without_seeds_arms_or_figure1_gets_no_seed_sections(tmp_path):
+    """A grid over lr, and an Optuna trial run again after a killed sweep (same overrides)."""
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"optimized_metric": "val/acc_best"}))
+    for job, lr in enumerate((0.01, 0.02, 0.02)):
+        metrics = {"val/acc_best": 0.5, "test/acc": 0.5}
+        fake_job(sweep, job, [f"model.optimizer.lr={lr}", "seed=7"], {}, metrics)
+    write_report(sweep, "val/acc_best")
+    assert "## Over seeds" not in (sweep / "summary.md").read_text()
+    assert not (sweep / "groups.csv").exists()

@@ -83,8 +83,13 @@ def seed_groups(sweep_dir: Path, rows: list[dict]) -> list[SeedGroup]:
 
 
 def varies_in_seed(groups: list[SeedGroup]) -> bool:
-    """Whether the sweep ran some setting under more than one seed."""
-    return any(len(g.rows) > 1 for g in groups)
+    """Whether the sweep ran some setting under more than one seed (an Optuna trial run again
+    after a killed sweep repeats its overrides, seed included: that is no seed group)."""
+    return any(len({_seed(r) for r in g.rows}) > 1 for g in groups)
+
+
+def _seed(row: dict) -> str | None:
+    return next((o for o in row["overrides"].split() if _key(o) == "seed"), None)
 
 
 def baseline_of(group: SeedGroup, groups: list[SeedGroup]) -> SeedGroup | None:
