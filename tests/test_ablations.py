@@ -175,23 +175,31 @@ def test_seed_groups_give_exact_means_deviations_and_differences(tmp_path):
     assert (sweep / "plots" / "ablation_lrn.png").stat().st_size > 5000
 
 
-def test_figure1_report_gives_epochs_time_and_the_ratio_of_the_fastest_settings(tmp_path):
+def test_figure1_report_gives_epochs_time_and_the_ratio_per_condition(tmp_path):
     sweep = tmp_path / "sweep"
     sweep.mkdir()
     (sweep / "multirun.yaml").write_text(yaml.safe_dump({"figure1": {"target_error": 0.25}}))
     relu = [[0.6, 0.4, 0.2], [0.5, 0.3, 0.24]]  # 3 epochs each
     tanh = [[0.7, 0.6, 0.5, 0.4, 0.3, 0.24], [0.7, 0.5, 0.45, 0.4, 0.35, 0.3, 0.2]]  # 6, 7
     slow_tanh = [[0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.26]]  # never below 25%
+    plain = ["model.net.init_weights=false"]  # a second condition: 2 and 4 epochs
+    settings = [
+        ([], "relu", 0.02, relu),
+        ([], "tanh", 0.02, tanh),
+        ([], "tanh", 0.01, slow_tanh),
+        (plain, "relu", 0.02, [[0.5, 0.2]]),
+        (plain, "tanh", 0.02, [[0.6, 0.4, 0.3, 0.2]]),
+    ]
     job = 0
-    settings = (("relu", 0.02, relu), ("tanh", 0.02, tanh), ("tanh", 0.01, slow_tanh))
-    for activation, lr, runs in settings:
+    for extra, activation, lr, runs in settings:
         for seed, error in enumerate(runs):
             config = {"model": {"net": {"activation": activation}, "optimizer": {"lr": lr}}}
             seconds = [2.0 * (e + 1) for e in range(len(error))]  # 2 s per epoch
+            overrides = [*extra, f"model.net.activation={activation}", f"model.optimizer.lr={lr}"]
             fake_job(
                 sweep,
                 job,
-                [f"model.net.activation={activation}", f"model.optimizer.lr={lr}", f"seed={seed}"],
+                [*overrides, f"seed={seed}"],
                 config,
                 {"val/acc_best": 0.5, "test/acc": 0.5},
                 {"train/error": error, "train/time_s": seconds},
@@ -200,12 +208,20 @@ def test_figure1_report_gives_epochs_time_and_the_ratio_of_the_fastest_settings(
     write_report(sweep, "val/acc_best")
 
     report = (sweep / "summary.md").read_text()
-    assert "| relu | 0.02 | 2 | 3.0 ± 0.0 | 6.0 ± 0.0 | 2 of 2 |" in report
-    assert "| tanh | 0.02 | 2 | 6.5 ± 0.7 | 13.0 ± 1.4 | 2 of 2 |" in report
-    assert "| tanh | 0.01 | 1 | - | - | 0 of 1 |" in report
-    assert "6.5 / 3.0 epochs = **2.17x** (the paper: 6x)" in report
-    assert "in training time 13.0 / 6.0 s = 2.17x" in report
-    assert (sweep / "plots" / "figure1.png").stat().st_size > 5000
+    assert "| (as configured) | relu | 0.02 | 2 | 3.0 ± 0.0 | 6.0 ± 0.0 | 2 of 2 |" in report
+    assert "| (as configured) | tanh | 0.02 | 2 | 6.5 ± 0.7 | 13.0 ± 1.4 | 2 of 2 |" in report
+    assert "| (as configured) | tanh | 0.01 | 1 | - | - | 0 of 1 |" in report
+    assert "| model.net.init_weights=false | tanh | 0.02 | 1 | 4.0 | 8.0 | 1 of 1 |" in report
+    assert "tanh / ReLU, each at its fastest learning rate (the paper: 6x):" in report
+    assert (
+        "- (as configured): 6.5 / 3.0 epochs = **2.17x**; in training time 13.0 / 6.0 s = 2.17x."
+    ) in report
+    assert (
+        "- `model.net.init_weights=false`: 4.0 / 2.0 epochs = **2.00x**; "
+        "in training time 8.0 / 4.0 s = 2.00x."
+    ) in report
+    for plot in ("figure1.png", "figure1_2.png"):
+        assert (sweep / "plots" / plot).stat().st_size > 5000
 
 
 # --- tiny sweeps through scripts/train.py -m ---------------------------------------------------
@@ -303,7 +319,7 @@ def test_tiny_figure1_stops_each_activation_at_the_target_and_reports_the_ratio(
         assert metrics["train/error"] < 1.0 and metrics["train/time_s"] > 0
     report = (sweep / "summary.md").read_text()
     assert "| relu | 0.02 | 1 | 1.0 | " in report and "| tanh | 0.02 | 1 | 1.0 | " in report
-    assert "1.0 / 1.0 epochs = **1.00x** (the paper: 6x)" in report
+    assert "- (as configured): 1.0 / 1.0 epochs = **1.00x**; in training time" in report
     assert (sweep / "plots" / "figure1.png").stat().st_size > 5000
 
 

@@ -1,6 +1,6 @@
 """The part of the sweep report for jobs repeated over seeds: one row per seed group (mean and
 deviation), an ablation's arms against its baseline beside the paper's reported effect, and
-the paper's Figure 1 (epochs to 25% training error, ReLU against tanh).
+the paper's Figure 1 (figure1_report).
 
 Adds sections to summary.md and writes groups.csv and plots/ (curves from each job's
 TensorBoard events).
@@ -12,8 +12,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from alexnet_lightning.sweeps.paper import FIGURE1_RATIO, PAPER_EFFECTS
-from alexnet_lightning.sweeps.plots import plot_learning_curves, plot_training_error
+from alexnet_lightning.sweeps.figure1_report import figure1_section
+from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
+from alexnet_lightning.sweeps.plots import plot_learning_curves
 from alexnet_lightning.sweeps.seed_groups import (
     METRICS,
     TARGET_ERROR,
@@ -21,6 +22,7 @@ from alexnet_lightning.sweeps.seed_groups import (
     baseline_of,
     common_overrides,
     mean_std,
+    mean_std_text,
     seed_groups,
     varies_in_seed,
 )
@@ -47,22 +49,10 @@ def grouped_report(
         lines += _ablation_table(groups)
         paths += _ablation_plots(plots, groups)
     if figure1:
-        figure_lines, figure_paths = _figure1(groups, target, plots)
+        figure_lines, figure_paths = figure1_section(groups, target, plots)
         lines += figure_lines
         paths += figure_paths
     return lines, paths
-
-
-def _pct(mean: float | None, std: float | None) -> str:
-    if mean is None:
-        return "-"
-    return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
-
-
-def _plain(mean: float | None, std: float | None, digits: int = 1) -> str:
-    if mean is None:
-        return "-"
-    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
 
 
 def _reached(values: list) -> list:
@@ -74,7 +64,7 @@ def _epochs_cell(group: SeedGroup, target: float) -> str:
     reached = _reached(epochs)
     if not any(group.curves):
         return "-"  # no curves: logged without TensorBoard
-    return f"{_plain(*mean_std(reached))} ({len(reached)} of {len(epochs)})"
+    return f"{mean_std_text(reached)} ({len(reached)} of {len(epochs)})"
 
 
 def _diff(group: SeedGroup, baseline: SeedGroup | None, metric: str) -> float | None:
@@ -103,7 +93,7 @@ def _seed_table(groups: list[SeedGroup], target: float, common: list[str]) -> li
     ]
     for g in groups:
         cells = [f"`{g.label}`" if g.label else "(no overrides)", str(len(g.rows))]
-        cells += [_pct(*mean_std(g.values(m))) for m in METRICS]
+        cells += [mean_std_text(g.values(m), 100, 2) for m in METRICS]
         cells.append(_epochs_cell(g, target))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -129,7 +119,7 @@ def _ablation_table(groups: list[SeedGroup]) -> list[str]:
         name, role, label = g.arm()
         baseline = baseline_of(g, groups)
         cells = [name, f"{role}: {label}", str(len(g.rows))]
-        cells += [_pct(*mean_std(g.values(m))) for m in METRICS]
+        cells += [mean_std_text(g.values(m), 100, 2) for m in METRICS]
         cells += [_signed(_diff(g, baseline, m)) for m in METRICS]
         cells.append(PAPER_EFFECTS.get(name, "-") if role != "baseline" else "")
         lines.append("| " + " | ".join(cells) + " |")
@@ -172,63 +162,3 @@ def _write_csv(path: Path, groups: list[SeedGroup], target: float) -> Path:
             row["paper"] = PAPER_EFFECTS.get(name, "") if role == "variant" else ""
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return path
-
-
-def _figure1(groups: list[SeedGroup], target: float, plots: Path) -> tuple[list[str], list[Path]]:
-    header = ["activation", "lr", "jobs", f"epochs to {target:.0%}", "train s to it", "reached"]
-    lines = [
-        "",
-        f"## Figure 1: epochs to {target:.0%} training error",
-        "",
-        "train/error over each whole epoch; train s: time in training epochs (validation left "
-        "out), mean ± deviation over the seeds that reached it.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + " --- |" * len(header),
-    ]
-    fastest: dict[str, tuple[float, SeedGroup]] = {}
-    shown: dict[str, SeedGroup] = {}
-    for g in groups:
-        activation = g.setting("model.net.activation") or "relu"
-        shown.setdefault(activation, g)
-        epochs = g.epochs_to(target)
-        reached = _reached(epochs)
-        cells = [activation, str(g.setting("model.optimizer.lr")), str(len(g.rows))]
-        cells += [_plain(*mean_std(reached)), _plain(*mean_std(_reached(g.seconds_to(target))))]
-        cells.append(f"{len(reached)} of {len(epochs)}")
-        lines.append("| " + " | ".join(cells) + " |")
-        # each activation at its fastest setting, as the paper chose its learning rates
-        if reached and len(reached) == len(epochs):
-            mean = mean_std(reached)[0]
-            if activation not in fastest or mean < fastest[activation][0]:
-                fastest[activation] = (mean, g)
-                shown[activation] = g
-    lines += ["", _ratio(fastest, target)]
-    styles = {"relu": "-", "tanh": "--", "sigmoid": ":"}
-    arms = [
-        (f"{a} (lr {g.setting('model.optimizer.lr')})", styles.get(a, "-."), g.curves)
-        for a, g in sorted(shown.items())
-    ]
-    path = plot_training_error(plots / "figure1.png", arms, target)
-    lines += ["", f"![Figure 1](plots/{path.name})"]
-    return lines, [path]
-
-
-def _ratio(fastest: dict[str, tuple[float, SeedGroup]], target: float) -> str:
-    """tanh's epochs (and training time) to the target over ReLU's, each at its fastest."""
-    if not {"relu", "tanh"} <= set(fastest):
-        missing = ", ".join(sorted({"relu", "tanh"} - set(fastest)))
-        return (
-            f"No ratio: {missing} did not reach {target:.0%} training error in every seed of "
-            "any setting (raise trainer.max_epochs, or tune model.optimizer.lr)."
-        )
-    (relu_epochs, relu), (tanh_epochs, tanh) = fastest["relu"], fastest["tanh"]
-    text = (
-        f"tanh / ReLU, each at its fastest setting: {tanh_epochs:.1f} / {relu_epochs:.1f} "
-        f"epochs = **{tanh_epochs / relu_epochs:.2f}x** (the paper: {FIGURE1_RATIO:.0f}x)"
-    )
-    relu_s = mean_std(_reached(relu.seconds_to(target)))[0]
-    tanh_s = mean_std(_reached(tanh.seconds_to(target)))[0]
-    if relu_s and tanh_s:
-        text += f"; in training time {tanh_s:.1f} / {relu_s:.1f} s = {tanh_s / relu_s:.2f}x"
-    return text + "."

@@ -117,7 +117,9 @@ def plot_learning_curves(
     return path
 
 
-def plot_training_error(path: Path, arms: list[tuple[str, str, list[dict]]], target: float) -> Path:
+def plot_training_error(
+    path: Path, arms: list[tuple[str, str, list[dict]]], target: float, condition: str = ""
+) -> Path:
     """The paper's Figure 1: training error against epochs, one line style per arm (label,
     matplotlib line style, curves), the target as a dotted line."""
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -134,7 +136,7 @@ def plot_training_error(path: Path, arms: list[tuple[str, str, list[dict]]], tar
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epochs")
     ax.set_ylabel("training error rate")
-    ax.set_title(f"epochs to {target:.0%} training error", fontsize=9)
+    ax.set_title(f"epochs to {target:.0%} training error {condition}".strip(), fontsize=8)
     if ax.get_legend_handles_labels()[0]:  # no curves: no job logged train/error
         ax.legend(fontsize=8)
     fig.tight_layout()

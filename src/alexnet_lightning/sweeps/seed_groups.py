@@ -115,6 +115,16 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
+def mean_std_text(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
+    """ "mean ± deviation" of the values times ``scale`` ("-" for none, the mean alone for one)."""
+    mean, std = mean_std(values)
+    if mean is None:
+        return "-"
+    return f"{scale * mean:.{digits}f}" + (
+        f" ± {scale * std:.{digits}f}" if std is not None else ""
+    )
+
+
 def _without_arm(label: str) -> str:
     return " ".join(o for o in label.split() if _key(o) != "arm")
 
