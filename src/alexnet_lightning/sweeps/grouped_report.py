@@ -25,6 +25,7 @@ from alexnet_lightning.sweeps.seed_groups import (
     mean_std_text,
     seed_groups,
     varies_in_seed,
+    without_arm,
 )
 
 GROUPS_FILE = "groups.csv"
@@ -127,16 +128,21 @@ def _ablation_table(groups: list[SeedGroup]) -> list[str]:
 
 
 def _ablation_plots(plots: Path, groups: list[SeedGroup]) -> list[Path]:
-    paths = []
+    """plots/ablation_<name>.png per variant arm with a baseline (ablation_<name>_2.png, ...
+    when the sweep crosses the arms with another setting)."""
+    paths: list[Path] = []
+    drawn: dict[str, int] = {}
     for g in groups:
         baseline = baseline_of(g, groups)
         if baseline is None or not any(g.curves):
             continue
         name = g.arm()[0]
+        drawn[name] = drawn.get(name, 0) + 1
+        suffix = "" if drawn[name] == 1 else f"_{drawn[name]}"
         arms = [(baseline.arm()[2], baseline.curves), (g.arm()[2], g.curves)]
-        suffix = "" if len([x for x in groups if x.arm() == g.arm()]) == 1 else f"_{len(paths)}"
+        title = f"ablation {name} {without_arm(g.label)}".strip()
         path = plots / f"ablation_{name}{suffix}.png"
-        paths.append(plot_learning_curves(path, f"ablation {name}", arms, ABLATION_PANELS))
+        paths.append(plot_learning_curves(path, title, arms, ABLATION_PANELS))
     return paths
 
 

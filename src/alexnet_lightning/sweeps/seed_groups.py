@@ -24,7 +24,7 @@ TARGET_ERROR = 0.25
 class SeedGroup:
     """Jobs whose overrides are the same but for ``seed``."""
 
-    label: str  # the overrides they share, as typed
+    label: str  # their overrides but seed and those every job of the sweep has
     rows: list[dict] = field(default_factory=list)  # their summary.csv rows, in job order
     configs: list[DictConfig] = field(default_factory=list)  # their composed configs
     curves: list[dict[str, Curve]] = field(default_factory=list)  # their learning curves
@@ -97,12 +97,12 @@ def baseline_of(group: SeedGroup, groups: list[SeedGroup]) -> SeedGroup | None:
     arm = group.arm()
     if arm is None or arm[1] == "baseline":
         return None
-    context = _without_arm(group.label)
+    context = without_arm(group.label)
     return next(
         (
             g
             for g in groups
-            if (a := g.arm()) and a[:2] == (arm[0], "baseline") and _without_arm(g.label) == context
+            if (a := g.arm()) and a[:2] == (arm[0], "baseline") and without_arm(g.label) == context
         ),
         None,
     )
@@ -116,16 +116,17 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def mean_std_text(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
-    """ "mean ± deviation" of the values times ``scale`` ("-" for none, the mean alone for one)."""
+    """The values' mean and deviation, times ``scale``, as "mean ± std" ("-" for no values,
+    the mean alone for one)."""
     mean, std = mean_std(values)
     if mean is None:
         return "-"
-    return f"{scale * mean:.{digits}f}" + (
-        f" ± {scale * std:.{digits}f}" if std is not None else ""
-    )
+    text = f"{scale * mean:.{digits}f}"
+    return text if std is None else f"{text} ± {scale * std:.{digits}f}"
 
 
-def _without_arm(label: str) -> str:
+def without_arm(label: str) -> str:
+    """A group's overrides but its arm: what it shares with its baseline."""
     return " ".join(o for o in label.split() if _key(o) != "arm")
 
 
@@ -143,6 +144,6 @@ def _number(value: Any) -> float | None:
 
 def _job_config(job_dir: Path) -> DictConfig:
     """The job's composed config (.hydra/config.yaml; empty for a job killed before Hydra wrote
-    it). Its ``hydra:`` resolvers are not available here, so only plain keys are read."""
+    it). Interpolations between its own keys resolve (figure1's lr follows the activation)."""
     path = job_dir / ".hydra" / "config.yaml"
     return OmegaConf.load(path) if path.is_file() else OmegaConf.create()
