@@ -105,7 +105,7 @@ def fake_job(
 ) -> None:
     """A finished job folder as a sweep leaves it: .hydra files, metrics.json, job.json and
     TensorBoard events with one value per epoch (logged at the epoch's last step, with the
-    0-based epoch beside it, as Lightning does)."""
+    0-based epoch beside it, as Lightning does, and the test stage's epoch at the last step)."""
     job = sweep / str(number)
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
@@ -118,6 +118,9 @@ def fake_job(
             for epoch, value in enumerate(values):
                 writer.add_scalar(tag, value, global_step=10 * (epoch + 1))
                 writer.add_scalar("epoch", epoch, global_step=10 * (epoch + 1))
+        # the test stage logs the epoch after the last at the last training step
+        last = max(len(values) for values in curves.values())
+        writer.add_scalar("epoch", last, global_step=10 * last)
         writer.close()
 
 

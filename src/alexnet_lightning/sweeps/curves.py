@@ -23,6 +23,7 @@ def read_curves(job_dir: Path, tags: Iterable[str]) -> dict[str, Curve]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     by_step: dict[str, dict[int, tuple[float, float]]] = {}
+    epoch_at: dict[int, int] = {}
     for path in files:  # one file at a time: a folder's watcher logs each file it moves to
         accumulator = EventAccumulator(str(path), size_guidance={"scalars": 0})
         accumulator.Reload()
@@ -31,7 +32,10 @@ def read_curves(job_dir: Path, tags: Iterable[str]) -> dict[str, Curve]:
             for event in accumulator.Scalars(tag):
                 if event.step not in seen or seen[event.step][0] <= event.wall_time:
                     seen[event.step] = (event.wall_time, event.value)
-    epoch_at = {step: int(value) for step, (_, value) in by_step.pop(EPOCH_TAG, {}).items()}
+                if tag == EPOCH_TAG:  # the training epoch's: a later stage's may share its step
+                    epochs = epoch_at.setdefault(event.step, int(event.value))
+                    epoch_at[event.step] = min(epochs, int(event.value))
+    by_step.pop(EPOCH_TAG, None)
     return {
         tag: [
             (epoch_at.get(step, index) + 1, value)
