@@ -141,6 +141,9 @@ def test_every_data_path_gets_a_figure_or_a_reason(benchmark_run):
         assert figures["end_to_end"]["median"] > 0 and figures["input"]["median"] > 0
         # end to end cannot beat its own input pipeline by much (timing noise only)
         assert figures["of_input"] < 1.5, (name, figures)
+        # set against the plain loop timed right beside it, not minutes before
+        beside = figures["plain_beside"]["median"]
+        assert figures["of_ceiling"] == figures["end_to_end"]["median"] / beside > 0
     if not torch.cuda.is_available():
         assert paths["jpeg-gpu"] == {"note": "skipped: needs CUDA"}
         assert paths["packed-device"] == {"note": "skipped: needs CUDA"}
