@@ -141,6 +141,9 @@ def test_every_data_path_gets_a_figure_or_a_reason(benchmark_run):
         assert figures["end_to_end"]["median"] > 0 and figures["input"]["median"] > 0
         # end to end cannot beat its own input pipeline by much (timing noise only)
         assert figures["of_input"] < 1.5, (name, figures)
+        # set against the plain loop timed right beside it, not minutes before
+        beside = figures["plain_beside"]["median"]
+        assert figures["of_ceiling"] == figures["end_to_end"]["median"] / beside > 0
     if not torch.cuda.is_available():
         assert paths["jpeg-gpu"] == {"note": "skipped: needs CUDA"}
         assert paths["packed-device"] == {"note": "skipped: needs CUDA"}
@@ -171,3 +174,44 @@ def test_a_data_path_is_a_set_of_data_overrides(tmp_path):
         assert gpu.decode_on_device is True and gpu.root == "/jpegs"
     else:
         assert gpu == "skipped: needs CUDA"
+
+
+def test_window_clock_interleaves_another_loop_outside_its_own_windows():
+    import lightning as L
+
+    from alexnet_lightning.timing import WindowClock
+
+    class Tiny(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 2)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    calls = []
+
+    def between() -> float:
+        calls.append(len(clock.rates))  # windows finished so far
+        time.sleep(0.2)  # far longer than a window of this model's steps
+        return 1.0
+
+    clock = WindowClock(warmup=2, windows=3, per_window=4, between=between)
+    data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.zeros(64))
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=-1,
+        max_steps=2 + 3 * 4,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[clock],
+    )
+    trainer.fit(Tiny(), DataLoader(data, batch_size=8))
+    assert calls == [0, 1, 2] and clock.between_rates == [1.0] * 3  # one before each window
+    # the other loop's time is outside the windows: 32 images in far less than 0.2 s each
+    assert len(clock.rates) == 3 and min(clock.rates) > 32 / 0.2

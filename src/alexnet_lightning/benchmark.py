@@ -144,6 +144,36 @@ def _model(cfg: DictConfig, names: list[str], **model_changes: Any) -> Any:
     return model
 
 
+def plain_loop_steps(
+    model: Any,
+    batches: list,
+    augment: Callable[[Any], Any],
+    precision: str,
+    seed: int,
+    checksums: Checksums | None = None,
+) -> Iterator[int]:
+    """(2) Forward, loss, backward, optimizer step, written out in plain PyTorch with the
+    switches Trainer.fit gets (precision; model.channels_last and model.compile act inside the
+    module), on the given on-device batches through ``augment``; yields each step's images."""
+    device = model.device
+    optimizer = instantiate(model.hparams.optimizer)(params=model.parameters())
+    model.train()
+    dtype = AUTOCAST_DTYPES.get(str(precision))
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    torch.manual_seed(seed)  # the same augmentation draws as Trainer.fit's
+    for batch in itertools.cycle(batches):
+        images, targets = augment(batch)
+        if checksums is not None:
+            checksums.add((images, targets))
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = model.criterion(model(images), targets)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        yield images.shape[0]
+
+
 def plain_loop_rates(
     model: Any,
     batches: list,
@@ -152,32 +182,21 @@ def plain_loop_rates(
     cfg: DictConfig,
     checksums: Checksums | None = None,
 ) -> list[float]:
-    """(2) Forward, loss, backward, optimizer step, written out in plain PyTorch with the
-    switches Trainer.fit gets (precision; model.channels_last and model.compile act inside the
-    module), on the given on-device batches through ``augment``."""
-    device = model.device
-    optimizer = instantiate(model.hparams.optimizer)(params=model.parameters())
-    model.train()
-    dtype = AUTOCAST_DTYPES.get(str(precision))
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    torch.manual_seed(cfg.seed)  # the same augmentation draws as Trainer.fit's
+    """The plain loop's windows, back to back (see ``plain_loop_steps``)."""
+    steps = plain_loop_steps(model, batches, augment, precision, cfg.seed, checksums)
+    sync = device_sync(model.device)
+    return timed_windows(steps, cfg.warmup_batches, cfg.windows, cfg.window_batches, sync)
 
-    def steps() -> Iterator[int]:
-        for batch in itertools.cycle(batches):
-            images, targets = augment(batch)
-            if checksums is not None:
-                checksums.add((images, targets))
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                loss = model.criterion(model(images), targets)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            yield images.shape[0]
 
-    return timed_windows(
-        steps(), cfg.warmup_batches, cfg.windows, cfg.window_batches, device_sync(device)
-    )
+def plain_loop_windows(
+    model: Any, batches: list, augment: Callable[[Any], Any], cfg: DictConfig
+) -> Callable[[], float]:
+    """One plain-loop window per call (warmed up first), to interleave with another loop's."""
+    steps = plain_loop_steps(model, batches, augment, cfg.precision, cfg.seed)
+    sync = device_sync(model.device)
+    for _ in range(cfg.warmup_batches):
+        next(steps)
+    return lambda: timed_windows(steps, 0, 1, cfg.window_batches, sync)[0]
 
 
 class _Repeated(torch.utils.data.Dataset):
@@ -218,9 +237,18 @@ class SameBatches(L.LightningDataModule):
         return self.source.on_after_batch_transfer(batch, dataloader_idx)
 
 
-def fit_rates(model: Any, datamodule: Any, cfg: DictConfig, seed: int | None = None) -> WindowClock:
-    """(3)/(4) Trainer.fit over ``datamodule``, timed in windows of steps (``WindowClock``)."""
-    clock = WindowClock(cfg.warmup_batches, cfg.windows, cfg.window_batches, seed=seed)
+def fit_rates(
+    model: Any,
+    datamodule: Any,
+    cfg: DictConfig,
+    seed: int | None = None,
+    between: Callable[[], float] | None = None,
+) -> WindowClock:
+    """(3)/(4) Trainer.fit over ``datamodule``, timed in windows of steps (``WindowClock``;
+    ``between``: another loop's window before each of them)."""
+    clock = WindowClock(
+        cfg.warmup_batches, cfg.windows, cfg.window_batches, seed=seed, between=between
+    )
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
         devices=1,
@@ -318,11 +346,18 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
 
         # (4): every data path, end to end and its input rate alone
         result["data_paths"] = {}
+
+        def plain_loop(interleaved: bool) -> Any:
+            model = _model(cfg, info.names).to(device)
+            if interleaved:
+                return plain_loop_windows(model, batches, augment, cfg)
+            return plain_loop_rates(model, batches, augment, cfg.precision, cfg)
+
         for name, spec in (cfg.get("data_paths") or {}).items():
             if spec is None:  # data_paths.<name>=null turns a path off
                 continue
             try:
-                figures = data_path_figures(cfg, spec, device, info.names)
+                figures = data_path_figures(cfg, spec, device, info.names, plain_loop)
             except Exception as err:  # noqa: BLE001 - one broken path must not lose the rest
                 log.exception("data path %s failed", name)
                 figures = {"note": f"failed: {type(err).__name__}: {err}"[:300]}
@@ -335,7 +370,8 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
             )
     for figures in result["data_paths"].values():
         if "end_to_end" in figures:
-            figures["of_ceiling"] = figures["end_to_end"]["median"] / ceiling["median"]
+            beside = figures["plain_beside"]["median"]
+            figures["of_ceiling"] = figures["end_to_end"]["median"] / beside
             figures["of_input"] = figures["end_to_end"]["median"] / figures["input"]["median"]
     result["peak_pss_mb"] = {"main": memory.main_mb, "workers": memory.workers_mb}
     write_json(Path(cfg.paths.output_dir) / "benchmark.json", result)
@@ -356,8 +392,17 @@ def _augment_with(datamodule: Any, device: torch.device) -> Callable[[Any], Any]
 
 
 def data_path_figures(
-    cfg: DictConfig, spec: DictConfig, device: torch.device, names: list[str]
+    cfg: DictConfig,
+    spec: DictConfig,
+    device: torch.device,
+    names: list[str],
+    plain_loop: Callable[[bool], Any],
 ) -> dict[str, Any]:
+    """The path's input rate and Trainer.fit end to end, set against the plain loop (the
+    ceiling) timed beside it: on a shared machine whose load drifts, a ceiling timed minutes
+    earlier decides nothing. A loader without workers (nothing can be made ahead while the
+    other loop runs) interleaves window by window with the plain loop; one with workers gets the
+    plain loop right before and right after its run."""
     data_cfg = data_path_config(cfg, spec)
     if isinstance(data_cfg, str):
         return {"note": data_cfg}
@@ -372,9 +417,20 @@ def data_path_figures(
         max(cfg.window_batches, int(data_cfg.num_workers)),
         sync,
     )
-    fit = fit_rates(_model(cfg, names), datamodule, cfg)
+    figures: dict[str, Any] = {"input": summarise(input_rate)}
+    if int(data_cfg.num_workers) == 0:
+        fit = fit_rates(_model(cfg, names), datamodule, cfg, between=plain_loop(True))
+        beside = fit.between_rates
+        ratios = [e / p for e, p in zip(fit.rates, beside, strict=True)]
+        figures.update(plain_timing="interleaved", of_plain_by_window=summarise(ratios))
+    else:
+        before = plain_loop(False)
+        fit = fit_rates(_model(cfg, names), datamodule, cfg)
+        beside = before + plain_loop(False)
+        figures["plain_timing"] = "before and after"
     del datamodule  # its workers exit
-    return {"input": summarise(input_rate), "end_to_end": summarise(fit.rates)}
+    figures.update(end_to_end=summarise(fit.rates), plain_beside=summarise(beside))
+    return figures
 
 
 DECODE_CASES = {  # name -> (data.decoder, data.reduced_decode)
@@ -472,11 +528,19 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"| {name}: end to end | - | - | {note} |")
             continue
         lines.append(row(f"{name}: input alone (loader + device hooks)", figures["input"]))
+        timing = figures["plain_timing"]
+        lines.append(row(f"{name}: plain loop, {timing}", figures["plain_beside"]))
+        by_window = figures.get("of_plain_by_window")
+        windows = (
+            f" (window by window {by_window['min']:.0%}-{by_window['max']:.0%})"
+            if by_window
+            else ""
+        )
         lines.append(
             row(
                 f"{name}: end to end (Trainer.fit)",
                 figures["end_to_end"],
-                f"{figures['of_ceiling']:.0%} of the ceiling, "
+                f"{figures['of_ceiling']:.0%} of the plain loop beside it{windows}, "
                 f"{figures['of_input']:.0%} of its input rate",
             )
         )

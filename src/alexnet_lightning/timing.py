@@ -86,8 +86,18 @@ class WindowClock(L.Callback):
     at window edges (Lightning's ThroughputMonitor synchronises after every step); optionally
     a checksum of every batch the model receives, to prove two loops saw the same tensors."""
 
-    def __init__(self, warmup: int, windows: int, per_window: int, seed: int | None = None):
+    def __init__(
+        self,
+        warmup: int,
+        windows: int,
+        per_window: int,
+        seed: int | None = None,
+        between: Callable[[], float] | None = None,
+    ):
+        """``between``: timed elsewhere (another loop's window, returning its images/s) before
+        each window, outside this clock: the two interleave, each pair seconds apart."""
         self.warmup, self.windows, self.per_window, self.seed = warmup, windows, per_window, seed
+        self.between, self.between_rates = between, []
         self.rates: list[float] = []
         self.checksums = Checksums()
         self._steps, self._images, self._start = 0, 0, 0.0
@@ -110,6 +120,9 @@ class WindowClock(L.Callback):
             now = time.perf_counter()
             if timed > 0:
                 self.rates.append(self._images / (now - self._start))
+            if self.between is not None and len(self.rates) < self.windows:
+                self.between_rates.append(self.between())
+                now = time.perf_counter()
             self._start, self._images = now, 0
         if len(self.rates) == self.windows:
             trainer.should_stop = True
