@@ -1,7 +1,12 @@
 """The pictures that go to TensorBoard: the confusion matrix and the augmented batch."""
 
-import torch
+from types import SimpleNamespace
 
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from alexnet_lightning.callbacks import tensorboard_images
 from alexnet_lightning.callbacks.tensorboard_images import (
     batch_figure,
     confusion_figure,
@@ -62,3 +67,32 @@ def test_batch_figure_titles_each_tile_with_its_class():
     assert torch.allclose(
         torch.as_tensor(figure.axes[9].images[0].get_array()), images[9].permute(1, 2, 0)
     )
+
+
+def test_validation_matrix_goes_to_tensorboard_titled_with_the_epoch(tmp_path, monkeypatch):
+    drawn = []
+
+    def spy(matrix, names, title):
+        drawn.append((matrix.tolist(), names, title))
+        return confusion_figure(matrix, names, title)
+
+    monkeypatch.setattr(tensorboard_images, "confusion_figure", spy)
+    logger = TensorBoardLogger(tmp_path, name="", version="")
+    trainer = SimpleNamespace(
+        loggers=[logger],
+        current_epoch=3,
+        global_step=40,
+        is_global_zero=True,
+        sanity_checking=False,
+    )
+    module = SimpleNamespace(num_classes=2, device="cpu", hparams={"class_names": ["ant", "bee"]})
+    callback = tensorboard_images.ConfusionMatrixLogger()
+    outputs = {"preds": torch.tensor([0, 1, 1]), "targets": torch.tensor([0, 0, 1])}
+    callback.on_validation_batch_end(trainer, module, outputs, None, 0)
+    callback.on_validation_epoch_end(trainer, module)
+    logger.experiment.flush()
+    assert drawn == [([[1, 1], [0, 1]], ["ant", "bee"], "val confusion matrix, epoch 3")]
+    acc = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    acc.Reload()
+    (image,) = acc.Images("val/confusion_matrix")
+    assert image.step == 40 and image.width > OLD_SIDE_PIXELS
