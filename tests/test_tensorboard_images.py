@@ -58,15 +58,19 @@ def test_more_than_20_classes_show_the_20_most_confused_named_so():
     assert min(t.get_fontsize() for t in axes.texts) >= 8
 
 
-def test_batch_figure_titles_each_tile_with_its_class():
+def test_batch_figure_labels_each_tile_with_its_class():
     images = torch.rand(10, 3, 16, 16)
     labels = [f"class{i % 3}" for i in range(10)]
     figure = batch_figure(images, labels, "augmented training batch, epoch 5", columns=4)
-    assert [axes.get_title() for axes in figure.axes] == labels
+    (axes,) = figure.axes
+    assert [text.get_text() for text in axes.texts] == labels
     assert figure.get_suptitle() == "augmented training batch, epoch 5"
-    assert torch.allclose(
-        torch.as_tensor(figure.axes[9].images[0].get_array()), images[9].permute(1, 2, 0)
-    )
+    grid = torch.as_tensor(axes.images[0].get_array())  # (H, W, 3), 4-pixel gaps
+    assert grid.shape == (3 * 20 + 4, 4 * 20 + 4, 3)
+    tile = grid[2 * 20 + 4 : 2 * 20 + 20, 1 * 20 + 4 : 1 * 20 + 20]  # row 2, column 1: image 9
+    assert torch.allclose(tile, images[9].permute(1, 2, 0))
+    label_x, label_y = axes.texts[9].get_position()
+    assert 20 + 4 < label_x < 2 * 20 and 2 * 20 < label_y < 2 * 20 + 4  # above its tile
 
 
 def test_validation_matrix_goes_to_tensorboard_titled_with_the_epoch(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
@@ -42,7 +43,8 @@ CURATED = (
     "experiment",  # Hydra's choice of the experiment group
     "tags",
 )
-# Listed first when nothing was overridden: the columns TensorBoard shows before any is ticked.
+# Listed first in a single run, beside its overrides: the columns TensorBoard shows before any
+# is ticked.
 HEADLINE = (
     "model.optimizer.lr",
     "model.optimizer.weight_decay",
@@ -94,21 +96,39 @@ def curated_hparams(cfg: DictConfig) -> tuple[dict[str, bool | float | str], set
     nulls or Hydra's ``_target_``/``_partial_``; lists become strings.
 
     Listed first (TensorBoard orders its columns by their ``differs`` flag, then by name, and
-    shows five): the overridden keys (a sweep's) and HEADLINE. A swept config group
-    (``model/optimizer=sgd``) also lists the curated keys under it, present or not, so an AdamW
-    job shows an empty momentum column beside its SGD siblings.
+    shows five): in a sweep the keys it varies; in a single run its overrides and HEADLINE.
+    A swept config group (``model/optimizer=sgd``) also lists the curated keys under it,
+    present or not, so an AdamW job shows an empty momentum column beside its SGD siblings.
     """
     values = {key: value for key in CURATED if (value := _value(cfg, key)) is not None}
-    first = {key for key in HEADLINE if key in values}
+    swept = _swept_keys()
+    first = {key for key in HEADLINE if key in values} if swept is None else set()
     for key, option in _overridden_keys():
         value = _value(cfg, key)
         value = option if value is None else value
         if value is None:  # set to null: nothing to show
             continue
         values[key] = value
-        first |= {key} | {c for c in CURATED if c.startswith(f"{key}.")}
+        if swept is None or key in swept:
+            first |= {key} | {c for c in CURATED if c.startswith(f"{key}.")}
     name = {key: key.replace(".", "/") for key in (*values, *first)}
     return {name[k]: v for k, v in values.items()}, {name[k] for k in first}
+
+
+def _swept_keys() -> set[str] | None:
+    """The dotted keys this job's sweep varies (its sweeper's ``params`` and the command line's
+    ``key=a,b``/``range(...)`` overrides, as saved in the sweep's multirun.yaml); None when
+    the run is not a sweep's job."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    hydra = HydraConfig.get()
+    keys = set(hydra.sweeper.get("params") or {})
+    saved = Path(hydra.sweep.dir) / "multirun.yaml"
+    if saved.is_file():
+        task = OmegaConf.load(saved).hydra.overrides.task
+        overrides = OverridesParser.create().parse_overrides(list(task))
+        keys |= {o.key_or_group for o in overrides if o.is_sweep_override()}
+    return {key.replace("/", ".") for key in keys}
 
 
 def _value(cfg: DictConfig, key: str) -> bool | float | str | None:
