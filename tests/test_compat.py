@@ -4,8 +4,10 @@ Fast: run these first after upgrading Lightning, Hydra or torch."""
 import inspect
 
 import lightning as L
+import pytest
 import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.strategies.launchers import subprocess_script
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.compat.proto.summary_pb2 import Summary
@@ -51,3 +53,59 @@ def test_empty_shared_is_a_shared_tensor_of_that_shape():
     assert batch.is_shared() and batch.is_contiguous()
     batch.fill_(7)
     assert int(batch.sum()) == 7 * 2 * 5 * 5 * 3
+
+
+class _TinyModule(L.LightningModule):
+    """One linear layer trained on random numbers, with the optimizer setup under test."""
+
+    def __init__(self, optimizer: str, scheduled: bool, groups: int) -> None:
+        super().__init__()
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(4, 1) for _ in range(groups))
+        self.optimizer, self.scheduled = optimizer, scheduled
+
+    def training_step(self, batch, batch_idx):
+        return sum(layer(batch[0]).pow(2).mean() for layer in self.layers)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 4)), 2)
+
+    def configure_optimizers(self):
+        groups = [{"params": layer.parameters()} for layer in self.layers]
+        optimizer = getattr(torch.optim, self.optimizer)(groups, lr=0.1)
+        if not self.scheduled:
+            return optimizer
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": torch.optim.lr_scheduler.StepLR(optimizer, 1),
+        }
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "scheduled", "groups", "tags"),
+    [
+        ("SGD", False, 1, ["lr"]),
+        ("AdamW", True, 1, ["lr"]),
+        ("AdamW", False, 1, ["lr"]),
+        ("SGD", True, 2, ["lr/pg1", "lr/pg2"]),
+    ],
+)
+def test_learning_rate_tag_is_lr_whatever_the_optimizer(
+    tmp_path, optimizer, scheduled, groups, tags
+):
+    from alexnet_lightning.callbacks.lr_monitor import StableLearningRateMonitor
+
+    monitor = StableLearningRateMonitor(logging_interval="step")
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=2,
+        log_every_n_steps=1,
+        callbacks=[monitor],
+        logger=CSVLogger(tmp_path),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    trainer.fit(_TinyModule(optimizer, scheduled, groups))
+    assert sorted(monitor.lrs) == tags
+    assert all(len(values) == 2 for values in monitor.lrs.values())  # one per step
+    assert set(tags) <= set(trainer.callback_metrics)

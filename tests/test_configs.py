@@ -123,7 +123,7 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path, image_f
 def test_early_stopping_adds_to_the_default_callbacks(tmp_path):
     cfg = compose_config("train", ["callbacks=[default,early_stopping]"], tmp_path)
     names = [type(c).__name__ for c in instantiate_callbacks(cfg.callbacks)]
-    assert {"ModelCheckpoint", "EarlyStopping", "LearningRateMonitor"} <= set(names)
+    assert {"ModelCheckpoint", "EarlyStopping", "StableLearningRateMonitor"} <= set(names)
 
 
 @pytest.mark.parametrize("name", ["eval", "predict"])

@@ -376,9 +376,8 @@ def test_resume_is_bitwise_exact_with_any_loader_workers(
     assert (
         metrics["val/acc_best"] == max(scalars(reference, "val/acc").values()) > metrics["val/acc"]
     )
-    for tag in ("val/acc_best", "hp_metric"):
-        logged, straight_logged = scalars(resumed, tag), scalars(reference, tag)
-        assert logged and all(straight_logged[step] == value for step, value in logged.items()), tag
+    logged, straight_logged = scalars(resumed, "val/acc_best"), scalars(reference, "val/acc_best")
+    assert logged and all(straight_logged[step] == value for step, value in logged.items())
 
 
 def test_val_acc_best_is_in_the_checkpoint_and_old_checkpoints_still_load(straight, tmp_path):
@@ -415,7 +414,7 @@ def test_the_sanity_check_does_not_count_towards_the_best():
     assert logged == {} and model.val_acc_best.max_value.item() == float("-inf")
     model._trainer.sanity_checking = False
     model.on_validation_epoch_end()
-    assert logged == {"val/acc_best": 1.0, "hp_metric": 1.0}
+    assert logged == {"val/acc_best": 1.0}
 
 
 def test_a_requeued_grid_job_reports_the_same_optimized_metric(straight, exact_tmp, tmp_path):

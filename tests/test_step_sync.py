@@ -1,5 +1,5 @@
 """Training steps do not wait for the device, a diverging loss still stops the run at the
-right step, and every run logs its images/s to TensorBoard."""
+right step, and every run logs its images/s and per-step loss to TensorBoard."""
 
 from __future__ import annotations
 
@@ -109,6 +109,13 @@ def test_training_steps_sync_only_for_the_periodic_divergence_check(tmp_path, co
     assert len(rates) >= 11  # every step (log_every_n_steps=1)
     # a batch of 4 64-pixel images through AlexNet takes well over 1 ms and under 10 s here
     assert all(4 / 10 < rate < 4 / 1e-3 for rate in rates), rates
+    # the per-step loss, written at the periodic looks without a sync of its own: every step,
+    # and the epoch mean (12 batches of 4) is still the mean of the batches' losses
+    step_losses = events.Scalars("train/loss_step")
+    assert [event.step for event in step_losses] == list(range(12))
+    (epoch_mean,) = events.Scalars("train/loss")
+    mean = sum(event.value for event in step_losses) / 12
+    assert epoch_mean.value == pytest.approx(mean, rel=1e-5)
 
 
 @pytest.mark.parametrize("every", [4, 50])  # found by the periodic look / before a checkpoint

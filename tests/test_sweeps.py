@@ -23,6 +23,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
 from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
+from tensorboard.plugins.custom_scalar.custom_scalars_plugin import CustomScalarsPlugin
 from tensorboard.plugins.hparams import backend_context
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
@@ -78,9 +79,10 @@ def optuna_sweep_dir(tmp: Path) -> Path:
     return tmp / "logs" / "train" / "multiruns" / "optuna_alexnet"
 
 
-def hparams_session(job: Path) -> tuple[dict, set[str]]:
-    """A job's TensorBoard HParams session (its params) and its scalar tags (metric columns)."""
-    params, scalars = {}, set()
+def hparams_session(job: Path) -> tuple[dict, list[str], set[str]]:
+    """A job's TensorBoard HParams session (its params), the columns of its experiment summary
+    and its scalar tags."""
+    params, columns, scalars = {}, [], set()
     for events in (job / "tensorboard").glob("events.out.tfevents.*"):
         acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
         acc.Reload()
@@ -91,22 +93,27 @@ def hparams_session(job: Path) -> tuple[dict, set[str]]:
                 content[hparams_metadata.SESSION_START_INFO_TAG]
             )
             params = dict(info.hparams)
-            # no experiment summary per job: TensorBoard then unites all jobs' params
-            assert hparams_metadata.EXPERIMENT_TAG not in content
+            experiment = hparams_metadata.parse_experiment_plugin_data(
+                content[hparams_metadata.EXPERIMENT_TAG]
+            )
+            columns = [h.name for h in experiment.hparam_infos]
     assert params, f"no HParams session in {job}"
-    return params, scalars
+    return params, columns, scalars
 
 
-def tensorboard_hparams_table(logdir: Path) -> tuple[list[str], set[str], set[str]]:
-    """What TensorBoard's HParams tab shows when opened at logdir: its sessions (runs), hparam
-    columns and metric columns, computed by TensorBoard's own hparams backend."""
+def tensorboard_context(logdir: Path) -> base_plugin.TBContext:
     mux = EventMultiplexer()
     mux.AddRunsFromDirectory(str(logdir))
     mux.Reload()
     provider = MultiplexerDataProvider(mux, str(logdir))
-    backend = backend_context.Context(
-        base_plugin.TBContext(logdir=str(logdir), multiplexer=mux, data_provider=provider)
-    )
+    return base_plugin.TBContext(logdir=str(logdir), multiplexer=mux, data_provider=provider)
+
+
+def tensorboard_hparams_table(logdir: Path) -> tuple[list[str], list[str], list[str], set[str]]:
+    """What TensorBoard's HParams tab shows when opened at logdir, computed by TensorBoard's own
+    hparams backend: its sessions (runs), hparam columns (in its order), metric columns and the
+    columns it lists first (``differs``)."""
+    backend = backend_context.Context(tensorboard_context(logdir))
     request = RequestContext()
     metadata = backend.hparams_metadata(request, "")
     experiment = backend.experiment_from_metadata(request, "", True, metadata, [])
@@ -115,9 +122,23 @@ def tensorboard_hparams_table(logdir: Path) -> tuple[list[str], set[str], set[st
     )
     return (
         sessions,
-        {h.name for h in experiment.hparam_infos},
-        {m.name.tag for m in experiment.metric_infos},
+        [h.name for h in experiment.hparam_infos],
+        [m.name.tag for m in experiment.metric_infos],
+        {h.name for h in experiment.hparam_infos if h.differs},
     )
+
+
+def tensorboard_custom_scalars(logdir: Path) -> list[tuple[str, list[str]]]:
+    """The Custom Scalars page TensorBoard builds at logdir from every run's layout (merged by
+    its own plugin): (chart title, tag regexes) for each chart, in its order."""
+    context = tensorboard_context(logdir)
+    context.plugin_name_to_instance = {}
+    layout = json.loads(CustomScalarsPlugin(context).layout_impl(RequestContext(), ""))
+    return [
+        (chart["title"], chart["multiline"]["tag"])
+        for category in layout["category"]
+        for chart in category["chart"]
+    ]
 
 
 def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
@@ -132,7 +153,7 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
     assert job_folders(sweep) == ["0", "1", "2", "3"]
     rows = read_summary(sweep)
     assert [r["job"] for r in rows] == ["0", "1", "2", "3"]
-    combos = set()
+    combos, columns_of_jobs = set(), []
     for row in rows:
         job = sweep / row["job"]
         assert (job / "metrics.json").is_file() and (job / "checkpoints" / "last.ckpt").is_file()
@@ -142,16 +163,26 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
         values = dict(o.split("=", 1) for o in row["overrides"].split())
         combos.add((values["model.optimizer.lr"], values["data.batch_size"]))
         # TensorBoard's HParams tab at the sweep folder: this job's params beside its metrics
-        params, scalars = hparams_session(job)
+        params, columns, scalars = hparams_session(job)
         assert params["model/optimizer/lr"].number_value == float(values["model.optimizer.lr"])
         assert params["data/batch_size"].number_value == float(values["data.batch_size"])
         assert {"val/acc_best", "test/acc"} <= scalars
+        columns_of_jobs.append(columns)
     assert combos == {(lr, bs) for lr in ("0.001", "0.0003") for bs in ("4", "8")}
-    # `tensorboard --logdir <sweep>`: one HParams row per job, swept params and metrics as columns
-    sessions, params, metrics = tensorboard_hparams_table(sweep)
+    # every job names the same columns, so whichever TensorBoard reads fits them all
+    assert all(columns == columns_of_jobs[0] for columns in columns_of_jobs)
+    # `tensorboard --logdir <sweep>`: one HParams row per job, swept params first, the metrics
+    sessions, params, metrics, first = tensorboard_hparams_table(sweep)
     assert sessions == [f"{job}/tensorboard" for job in ("0", "1", "2", "3")]
-    assert {"model/optimizer/lr", "data/batch_size"} <= params
-    assert {"val/acc_best", "val/acc", "test/acc"} <= metrics
+    assert {"model/optimizer/lr", "data/batch_size"} <= first
+    assert params.index("model/optimizer/lr") < 5 and params.index("data/batch_size") < 5
+    assert metrics == ["val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss"]
+    assert not [p for p in params if "_target_" in p or p.startswith("paths/")]
+    # its Custom Scalars page: one Loss chart (train and val) for all four jobs
+    charts = tensorboard_custom_scalars(sweep)
+    assert [title for title, _ in charts].count("Loss") == 1  # 4 jobs' layouts, merged
+    assert dict(charts)["Loss"] == ["^train/loss$", "^val/loss$"]
+    assert len(charts) == 5
     report = (sweep / "summary.md").read_text()
     best = max(rows, key=lambda r: float(r["optimized_metric"]))
     assert f"## Best: job {best['job']}" in report
@@ -233,6 +264,17 @@ def test_optuna_sweep_of_three_trials_names_the_best(tmp_path):
         assert float(row["optimized_metric"]) == pytest.approx(trial.value)
         assert f"model.optimizer.lr={trial.params['model.optimizer.lr']!r}" in row["overrides"]
         assert "optuna_trial" not in row["overrides"]  # sweeper plumbing stays out
+        params, columns, _ = hparams_session(sweep / row["job"])
+        assert (
+            params["model/optimizer"].string_value
+            == {"adamw": "AdamW", "sgd": "SGD"}[trial.params["model/optimizer"]]
+        )
+        assert "optuna_trial" not in params and "hparams_search" not in params
+        # the swept optimizer group: SGD's momentum is a column of AdamW's jobs too
+        assert "model/optimizer/momentum" in columns
+        assert ("model/optimizer/momentum" in params) == (
+            params["model/optimizer"].string_value == "SGD"
+        )
     report = (sweep / "summary.md").read_text()
     (best_line,) = [line for line in report.splitlines() if line.startswith("## Best: job ")]
     best_job = int(best_line.removeprefix("## Best: job ").split(",")[0])

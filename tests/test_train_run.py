@@ -1,6 +1,5 @@
 """A short real training run through scripts/train.py, then eval.py and predict.py on its output."""
 
-import contextlib
 import csv
 import json
 import re
@@ -13,6 +12,8 @@ from typing import Any
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.custom_scalar import layout_pb2
+from tensorboard.plugins.custom_scalar import metadata as custom_scalars_metadata
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from .conftest import ROOT, TINY_SHAPES
@@ -67,6 +68,8 @@ def trained(tmp_path_factory) -> Path:
         "train.py",
         *TINY_SHAPES,
         "trainer.max_epochs=2",
+        "trainer.log_every_n_steps=4",  # 6 steps an epoch: a per-step loss at steps 3, 7, 11
+        "callbacks.tensorboard_images.every_n_epochs=1",
         "seed=0",
         "callbacks.rich_progress_bar=null",
         "tags=[tiny,run_test]",
@@ -74,15 +77,27 @@ def trained(tmp_path_factory) -> Path:
     )
 
 
+def events(run: Path) -> EventAccumulator:
+    """Everything a run wrote to TensorBoard, read by TensorBoard's own reader."""
+    acc = EventAccumulator(
+        str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0, "tensors": 0}
+    )
+    acc.Reload()
+    return acc
+
+
+def hparams_content(run: Path) -> dict[str, bytes]:
+    """The run's HParams summaries (tag -> plugin content)."""
+    try:
+        return events(run).PluginTagToContent("hparams")
+    except KeyError:
+        raise AssertionError(f"no HParams summaries in {run}") from None
+
+
 def hparams_params(run: Path) -> dict:
     """The params of a run's TensorBoard HParams session (name -> protobuf Value)."""
-    for events in (run / "tensorboard").glob("events.out.tfevents.*"):
-        acc = EventAccumulator(str(events))
-        acc.Reload()
-        with contextlib.suppress(KeyError):  # a file without an hparams summary
-            start = acc.PluginTagToContent("hparams")[hparams_metadata.SESSION_START_INFO_TAG]
-            return dict(hparams_metadata.parse_session_start_info_plugin_data(start).hparams)
-    raise AssertionError(f"no HParams session in {run}")
+    start = hparams_content(run)[hparams_metadata.SESSION_START_INFO_TAG]
+    return dict(hparams_metadata.parse_session_start_info_plugin_data(start).hparams)
 
 
 def test_run_folder_has_the_designed_layout(trained):
@@ -109,20 +124,104 @@ def test_metrics_json_holds_the_logged_names(trained):
 
 
 def test_tensorboard_events_hold_scalars_images_and_hparams(trained):
-    scalars, images, plugins = set(), set(), set()
-    for events in (trained / "tensorboard").glob("events.out.tfevents.*"):
-        acc = EventAccumulator(str(events), size_guidance={"scalars": 0, "images": 0})
-        acc.Reload()
-        scalars |= set(acc.Tags()["scalars"])
-        images |= set(acc.Tags()["images"])
-        with contextlib.suppress(KeyError):  # a file without an hparams summary
-            plugins |= set(acc.PluginTagToContent("hparams"))
-    assert scalars >= DESIGN_SCALARS
-    assert any(tag.startswith("lr-") for tag in scalars)
-    assert "hp_metric" in scalars
+    acc = events(trained)
+    scalars, images = set(acc.Tags()["scalars"]), set(acc.Tags()["images"])
+    assert scalars >= DESIGN_SCALARS | {"lr", "train/loss_step", "train/images_per_s", "epoch"}
+    assert not {tag for tag in scalars if tag.startswith("lr-")} and "hp_metric" not in scalars
     assert {"train/augmented_batch", "val/confusion_matrix"} <= images
-    assert plugins  # the HParams tab's session data
     assert hparams_params(trained)["tags"].string_value == "tiny,run_test"
+
+
+def test_custom_scalars_layout_puts_train_and_val_on_one_chart(trained):
+    (event,) = events(trained).Tensors(custom_scalars_metadata.CONFIG_SUMMARY_TAG)
+    layout = layout_pb2.Layout.FromString(event.tensor_proto.string_val[0])
+    charts = {chart.title: list(chart.multiline.tag) for c in layout.category for chart in c.chart}
+    assert set(charts) == {
+        "Loss",
+        "Loss per step",
+        "Accuracy",
+        "Learning rate",
+        "Throughput (images/s)",
+    }
+    scalars = events(trained).Tags()["scalars"]
+
+    def shown(chart: str) -> set[str]:  # TensorBoard matches each regex from a tag's start
+        return {tag for tag in scalars if any(re.match(rx, tag) for rx in charts[chart])}
+
+    assert shown("Loss") == {"train/loss", "val/loss"}
+    assert shown("Loss per step") == {"train/loss_step"}
+    assert shown("Accuracy") == {"train/acc", "val/acc", "val/acc_best"}
+    assert any(re.match(rx, "train/error") for rx in charts["Accuracy"])
+    assert shown("Learning rate") == {"lr"}
+    assert shown("Throughput (images/s)") == {"train/images_per_s"}
+
+
+def test_hparams_session_lists_the_curated_keys_and_metrics(trained):
+    content = hparams_content(trained)
+    experiment = hparams_metadata.parse_experiment_plugin_data(
+        content[hparams_metadata.EXPERIMENT_TAG]
+    )
+    assert [m.name.tag for m in experiment.metric_infos] == [
+        "val/acc_best",
+        "val/acc",
+        "val/loss",
+        "test/acc",
+        "test/loss",
+    ]
+    columns = {info.name: info for info in experiment.hparam_infos}
+    params = hparams_params(trained)
+    assert set(params) == set(columns)
+    assert params["model/optimizer"].string_value == "AdamW"
+    assert params["model/optimizer/lr"].number_value == pytest.approx(4e-4)
+    assert params["model/net/variant"].string_value == "seed"
+    assert params["seed"].number_value == 0 and params["data/image_size"].number_value == 64
+    curated = {
+        "model/optimizer/weight_decay",
+        "data/batch_size",
+        "model/net/dropout",
+        "data/train_crop",
+        "data/lighting_std",
+    }
+    assert curated <= set(params)
+    # the overridden keys (a sweep's among them) come first, as differing columns
+    differing = {name for name, info in columns.items() if info.differs}
+    assert {"trainer/max_epochs", "trainer/log_every_n_steps", "data/train_per_class"} <= differing
+    assert {"model/optimizer/lr", "seed", "model/net/variant"} <= differing
+    assert not {"data/train_crop", "data/lighting_std"} & differing
+    for name in params:
+        assert "_target_" not in name and "_partial_" not in name, name
+        assert not name.startswith("paths/") and not name.endswith(("root", "_dir")), name
+    assert "callbacks/rich_progress_bar" not in params  # overridden to null: no nulls
+    assert params["callbacks/tensorboard_images/every_n_epochs"].number_value == 1
+    strings = [v.string_value for v in params.values() if v.HasField("string_value")]
+    assert not [s for s in strings if s.startswith("/") or s == "null"]
+    assert len(params) < 30  # not the whole config (81 keys)
+
+
+def test_per_step_loss_lr_and_epoch_points(trained):
+    acc = events(trained)
+
+    def steps(tag: str) -> list[int]:
+        return [event.step for event in acc.Scalars(tag)]
+
+    # every trainer.log_every_n_steps optimizer steps, numbered from 0 as Lightning does
+    assert steps("train/loss_step") == [3, 7, 11]
+    assert steps("train/loss") == [5, 11]  # the epoch means, at each epoch's last step
+    assert [event.value for event in acc.Scalars("epoch")] == [0, 1]
+    assert steps("lr") == steps("train/loss_step")  # Lightning's own step logging
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert acc.Scalars("train/loss")[-1].value == pytest.approx(metrics["train/loss"], rel=1e-6)
+
+
+def test_images_are_each_epochs_batch_and_a_large_confusion_matrix(trained):
+    acc = events(trained)
+    batches = acc.Images("train/augmented_batch")
+    assert [event.step for event in batches] == [0, 6]  # every_n_epochs=1: both epochs
+    assert batches[0].width >= 1000  # 32 titled tiles
+    matrices = acc.Images("val/confusion_matrix")
+    assert [event.step for event in matrices] == [6, 12]
+    # the 4-class matrix was drawn 520 x 520 before it had counts and a colour bar
+    assert all(event.width > 520 and event.height > 520 for event in matrices)
 
 
 def test_checkpoint_alone_rebuilds_the_model(trained):
@@ -422,7 +521,7 @@ def test_alexnet_paper_fits_and_its_plateau_schedule_divides_the_lr(tmp_path, im
     with open(run / "csv" / "metrics.csv") as file:
         rows = list(csv.DictReader(file))
     accs = [float(r["val/acc"]) for r in rows if r.get("val/acc")]
-    lrs = [float(r["lr-SGD"]) for r in rows if r.get("lr-SGD")]
+    lrs = [float(r["lr"]) for r in rows if r.get("lr")]
     assert len(accs) == 3 and len(set(accs)) == 1, accs  # no epoch improved on the first
     assert lrs == pytest.approx([1e-5, 1e-5, 1e-6], rel=1e-6)
 

@@ -62,6 +62,14 @@ def start_ddp_ranks_with(command: RankCommand) -> None:
     subprocess_script._hydra_subprocess_cmd = command
 
 
+# LearningRateMonitor._check_duplicates_and_update_name(optimizer, name, ...): where Lightning
+# turns each optimizer's base tag (``lr-<optimizer class>`` unless a scheduler config names
+# it) into its tags, one per param group. Overridden by callbacks/lr_monitor.py to make the
+# base ``lr`` whatever the optimizer: Lightning's only public naming route is a scheduler's
+# ``name``, and runs without a scheduler must get the same tag.
+# Caught by: tests/test_compat.py::test_learning_rate_tag_is_lr_whatever_the_optimizer.
+
+
 def cluster_environment(trainer: L.Trainer) -> ClusterEnvironment | None:
     """The trainer's cluster environment (SLURM, torchelastic, ...), whatever its strategy.
 
@@ -79,11 +87,11 @@ def cluster_environment(trainer: L.Trainer) -> ClusterEnvironment | None:
 
 def tensorboard_file_writer(writer: SummaryWriter) -> Any:
     """The ``FileWriter`` behind a ``SummaryWriter``, for writing a raw ``Summary`` proto (the
-    HParams session without an experiment summary, see utils/run_files.py).
+    HParams experiment and session summaries, see utils/hparams_session.py).
 
     Wraps ``SummaryWriter._get_file_writer()``, as Lightning's TensorBoardLogger.log_hyperparams
-    does; SummaryWriter's public methods add the experiment summary we leave out or write to a
-    new sub-folder (``add_hparams``).
+    does; SummaryWriter's public methods write TensorBoard's HParams protos only through
+    ``add_hparams``, which writes them to a new sub-folder with an experiment of its own.
     Caught by: tests/test_compat.py::test_tensorboard_file_writer_writes_raw_summaries,
     tests/test_train_run.py::test_tensorboard_events_hold_scalars_images_and_hparams.
     """

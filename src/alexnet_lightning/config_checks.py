@@ -237,7 +237,8 @@ RULES: dict[str, Rule] = {
     "callbacks.lr_monitor.logging_interval": choice("step", "epoch"),
     "callbacks.rich_progress_bar.refresh_rate": integer(0, 5),
     "callbacks.rich_model_summary.max_depth": integer(-1, 2),
-    "callbacks.augmented_image_grid.max_images": integer(1, 32),
+    "callbacks.tensorboard_images.max_images": integer(1, 32),
+    "callbacks.tensorboard_images.every_n_epochs": integer(1, 5),
     # logger
     "logger.tensorboard.log_graph": boolean(),
     "logger.tensorboard.default_hp_metric": boolean(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
@@ -20,47 +21,120 @@ def _tensorboard(trainer: L.Trainer) -> Any | None:
 
 
 class AugmentedImageGrid(L.Callback):
-    """Logs the first training batch, as the network sees it after augmentation, once per run."""
+    """Logs the first training batch of the run's first epoch and of every ``every_n_epochs``-th
+    epoch, as the network sees it after augmentation, each tile titled with its class."""
 
-    def __init__(self, max_images: int = 32) -> None:
-        self.max_images = max_images
-        self.logged = False
+    def __init__(self, max_images: int = 32, every_n_epochs: int = 5) -> None:
+        self.max_images, self.every_n_epochs = max_images, every_n_epochs
+        self._first_epoch: int | None = None
+        self._logged_epochs: set[int] = set()
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
+        epoch = trainer.current_epoch
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+        due = epoch == self._first_epoch or epoch % self.every_n_epochs == 0
         writer = _tensorboard(trainer)
-        if self.logged or writer is None or not trainer.is_global_zero:
+        if not due or epoch in self._logged_epochs or writer is None or not trainer.is_global_zero:
             return
+        self._logged_epochs.add(epoch)
         images = batch[0][: self.max_images].detach().float()
         augment = getattr(trainer.datamodule, "augment", None)
         if augment is not None:
             images = augment.denormalize(images)
-        grid = make_grid(images.cpu(), nrow=8, padding=2)
-        writer.add_image("train/augmented_batch", grid, global_step=trainer.global_step)
-        self.logged = True
+        names = pl_module.hparams.get("class_names")
+        targets = batch[1][: self.max_images].tolist()  # once every few epochs: may wait
+        labels = [names[t] if names else str(t) for t in targets]
+        figure = batch_figure(images.cpu(), labels, f"augmented training batch, epoch {epoch}")
+        writer.add_figure("train/augmented_batch", figure, trainer.global_step, close=True)
 
 
-def confusion_figure(matrix: torch.Tensor, class_names: list[str] | None = None) -> Figure:
-    """Row-normalised confusion matrix (true class down, predicted across) with the class names
-    on the axes, drawn by torchmetrics' own plot; the cell values are written in when there
-    are few enough classes to read them."""
-    classes = matrix.shape[0]
-    rows = matrix.float() / matrix.sum(dim=1, keepdim=True).clamp(min=1)
-    # One figure size for every run's curve of images: grows with the class count, capped so a
-    # 100-class matrix still fits a TensorBoard card (about 1,300 pixels at 100 dpi).
-    side = min(4.0 + 0.3 * classes, 13.0)
-    figure = Figure(figsize=(side, side), dpi=100, layout="constrained")
+def batch_figure(images: torch.Tensor, labels: list[str], title: str, columns: int = 8) -> Figure:
+    """``images`` (N, C, H, W, values in [0, 1]) in rows of ``columns`` tiles, each with its
+    label above it. One image (torchvision's grid) with the labels written on its gaps: a
+    subplot per tile would take seconds to draw."""
+    count, _, height, width = images.shape
+    columns = min(columns, count)
+    rows = math.ceil(count / columns)
+    gap = max(2, height // 4)  # room for a label above each tile
+    grid = make_grid(images.clamp(0, 1), nrow=columns, padding=gap, pad_value=1.0)
+    figure = Figure(figsize=(1.6 * columns, 1.6 * rows * 1.1 + 0.5), dpi=100, layout="constrained")
+    figure.suptitle(title, fontsize=14)
     axes = figure.add_subplot()
-    MulticlassConfusionMatrix(classes).plot(
-        val=rows.cpu(),
-        ax=axes,
-        add_text=classes <= 20,
-        labels=list(class_names) if class_names else None,
-        cmap="Blues",
+    axes.imshow(grid.permute(1, 2, 0).numpy())
+    axes.axis("off")
+    for index, label in enumerate(labels):
+        row, column = divmod(index, columns)
+        x = gap + column * (width + gap) + width / 2
+        y = gap + row * (height + gap)
+        axes.text(x, y - gap / 2, label, ha="center", va="center", fontsize=10)
+    return figure
+
+
+# More classes than this: only the most confused ones are drawn, so each cell stays readable.
+MAX_CLASSES_SHOWN = 20
+
+
+def most_confused(matrix: torch.Tensor, count: int) -> torch.Tensor:
+    """Indices of the ``count`` classes with the most errors, as the true class (their row) and
+    as the prediction (their column), most first; ties in class order."""
+    errors = matrix - torch.diag(matrix.diag())
+    score = errors.sum(dim=1) + errors.sum(dim=0)
+    return torch.sort(score, descending=True, stable=True).indices[:count]
+
+
+def confusion_figure(
+    matrix: torch.Tensor, class_names: list[str] | None = None, title: str = "confusion matrix"
+) -> Figure:
+    """The confusion matrix (true class down, predicted across) coloured by row share, each cell
+    with its count and share of the true class's images, a colour bar, and ``title``.
+
+    More than MAX_CLASSES_SHOWN classes: the most confused ones only, named so in the title;
+    the shares stay those of all the class's images. Drawn by torchmetrics' plot, with the
+    counts, colour bar and title added (its cell text is a single number).
+    """
+    classes = matrix.shape[0]
+    names = list(class_names) if class_names else [str(i) for i in range(classes)]
+    shown = torch.arange(classes)
+    if classes > MAX_CLASSES_SHOWN:
+        shown = most_confused(matrix, MAX_CLASSES_SHOWN)
+        title = f"{title}: the {MAX_CLASSES_SHOWN} most confused of {classes} classes"
+    counts = matrix[shown][:, shown].cpu()
+    shares = counts.float() / matrix.sum(dim=1)[shown].clamp(min=1).cpu().float()[:, None]
+    n = len(shown)
+    # Sized so that the text stays legible when TensorBoard scales the image to its card.
+    side = min(5.5 + 0.35 * n, 12.0)
+    figure = Figure(figsize=(side + 1.5, side), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    MulticlassConfusionMatrix(n).plot(
+        val=shares, ax=axes, add_text=False, labels=[names[i] for i in shown], cmap="Blues"
     )
-    font = max(4, min(10, int(400 / classes)))
-    axes.tick_params(labelsize=font)
+    image = axes.images[0]
+    image.set_clim(0.0, 1.0)
+    bar = figure.colorbar(image, ax=axes, fraction=0.05)
+    bar.set_label("share of the true class's images", fontsize=12)
+    bar.ax.tick_params(labelsize=11)
+    label_size = max(8, min(12, int(300 / n)))
+    axes.tick_params(labelsize=label_size)
+    axes.tick_params(axis="y", labelrotation=0)
+    axes.set_xlabel("predicted class", fontsize=13)
+    axes.set_ylabel("true class", fontsize=13)
+    axes.set_title(title, fontsize=14)
+    cell_size = max(6, min(13, int(side * 72 / n / 3.2)))
+    for row in range(n):
+        for col in range(n):
+            share = float(shares[row, col])
+            axes.text(
+                col,
+                row,
+                f"{int(counts[row, col])}\n{share:.0%}",
+                ha="center",
+                va="center",
+                fontsize=cell_size,
+                color="white" if share > 0.5 else "black",
+            )
     return figure
 
 
@@ -93,7 +167,8 @@ class ConfusionMatrixLogger(L.Callback):
         writer = _tensorboard(trainer)
         if stage == "val" and writer is not None and trainer.is_global_zero:
             names = pl_module.hparams.get("class_names")
-            figure = confusion_figure(matrix, names)
+            title = f"val confusion matrix, epoch {trainer.current_epoch}"
+            figure = confusion_figure(matrix, names, title)
             writer.add_figure("val/confusion_matrix", figure, trainer.global_step, close=True)
 
     def on_validation_batch_end(

@@ -33,6 +33,7 @@ from alexnet_lightning.utils.run_files import (
     to_floats,
     write_json,
 )
+from alexnet_lightning.utils.scalar_layout import write_scalar_layout
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         _check_resume(cfg, ckpt_path, output_dir)
     model = instantiate(cfg.model, class_names=info.names)
     log_hyperparameters(trainer.loggers, cfg)
+    write_scalar_layout(trainer.loggers)
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
         metrics |= _fit(trainer, model, datamodule, ckpt_path, pruning, output_dir)
     if cfg.get("test", False):
         metrics |= _test(trainer, model, datamodule, ckpt_path, trained=cfg.get("train", True))
-    metrics.pop("hp_metric", None)
     write_json(output_dir / "metrics.json", metrics)
     return metrics
 

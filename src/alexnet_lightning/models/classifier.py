@@ -201,16 +201,28 @@ class AlexNetClassifier(L.LightningModule):
         return out
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if isinstance(outputs, Mapping) and self.global_step % self.trainer.log_every_n_steps == 0:
+            # this batch's loss, written at the next look (logging it now would make the host
+            # wait for the device at every logged step); at the steps and under the step
+            # number (0-based) at which Lightning logs step metrics
+            self.divergence.keep(outputs["loss"], self.global_step - 1)
         if self.divergence.due(self.global_step):
-            self.divergence.check()
+            self.divergence.check(self._log_step_losses)
 
     def on_train_epoch_end(self) -> None:
-        self.divergence.check()
+        self.divergence.check(self._log_step_losses)
         accuracy = self.train_metrics["acc"]
         if accuracy.update_called:
             # over the whole epoch (restored sums of a mid-epoch resume included): the
             # paper's Figure 1 counts epochs to 25% training error
             self.log("train/error", 1.0 - accuracy.compute())
+
+    def _log_step_losses(self, points: list[tuple[int, float]]) -> None:
+        """``train/loss_step``: the loss of one batch every ``trainer.log_every_n_steps`` steps
+        (rank 0's batch under DDP), beside the epoch mean ``train/loss``."""
+        for logger in self.loggers:
+            for step, loss in points:
+                logger.log_metrics({"train/loss_step": loss}, step=step)
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict | None:
         return self._shared_step(batch, self.val_metrics, "val")
@@ -228,8 +240,6 @@ class AlexNetClassifier(L.LightningModule):
         self.val_acc_best(self.val_metrics["acc"].compute())
         best = self.val_acc_best.compute()
         self.log("val/acc_best", best, sync_dist=True, prog_bar=True)
-        # TensorBoard's HParams tab reads hp_metric.
-        self.log("hp_metric", best, sync_dist=True)
 
     def best_val_acc(self) -> float | None:
         """The best val/acc of the epochs validated so far, restored ones included."""
@@ -240,7 +250,8 @@ class AlexNetClassifier(L.LightningModule):
         return {"train/loss": self.train_loss, **dict(self.train_metrics.items())}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.divergence.check()  # a checkpoint written after the loss went bad is not "good"
+        # a checkpoint written after the loss went bad is not "good"
+        self.divergence.check(self._log_step_losses)
         # The running sums of the epoch's train/loss and train/acc: Lightning saves none of
         # them, so a run resumed mid-epoch would log (and write to metrics.json) the mean
         # of the batches after the resume only. Summed over ranks; rank 0 restores them.

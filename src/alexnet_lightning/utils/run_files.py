@@ -14,10 +14,10 @@ import torch
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.tensorboard.summary import hparams
 
 from alexnet_lightning import files
 from alexnet_lightning.compat import tensorboard_file_writer
+from alexnet_lightning.utils.hparams_session import hparams_summaries
 
 # The groups shown first in the printed config tree, in the order users read them.
 TREE_ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
@@ -58,7 +58,8 @@ def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 @rank_zero_only
 def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
-    """Send the choices that define a run to every logger; hp_metric links the HParams tab."""
+    """Send the choices that define a run to every logger: the whole config to each logger's
+    hparams.yaml, and TensorBoard's HParams session (the curated keys beside the metrics)."""
     chosen = {
         key: OmegaConf.to_container(cfg[key], resolve=True)
         for key in ("model", "data", "trainer")
@@ -71,22 +72,19 @@ def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
     for logger in loggers:
         logger.log_hyperparams(params)
         if isinstance(logger, TensorBoardLogger):
-            _declare_hparams_session(logger, params)
+            writer = tensorboard_file_writer(logger.experiment)
+            for summary in hparams_summaries(cfg, trial_id=_trial_id(cfg)):
+                writer.add_summary(summary)
 
 
-def _declare_hparams_session(logger: TensorBoardLogger, params: dict[str, Any]) -> None:
-    """Write this run's HParams session (its params), but no experiment summary.
-
-    Without one, TensorBoard builds the HParams table from every run under the logdir: the
-    union of their params and each logged scalar (val/acc_best, test/acc, ...) as a metric
-    column. With one per run (what log_hyperparams(params, metrics) writes), it picks one run's
-    arbitrarily, hiding params that other jobs of a sweep have (SGD's momentum in an
-    SGD/AdamW search), and the placeholder metric values would be logged at step 0.
-    """
-    _, start, end = hparams(params, {})
-    writer = tensorboard_file_writer(logger.experiment)
-    writer.add_summary(start)
-    writer.add_summary(end)
+def _trial_id(cfg: DictConfig) -> str:
+    """The run folder under the log folder (``train/runs/<stamp>``): the name of its HParams
+    row, one per run (TensorBoard would merge runs of equal values into one row)."""
+    output_dir = Path(cfg.paths.output_dir)
+    try:
+        return str(output_dir.resolve().relative_to(Path(cfg.paths.log_dir).resolve()))
+    except ValueError:  # a run folder outside the log folder
+        return str(output_dir)
 
 
 def to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -1,0 +1,30 @@
+"""Lightning's TensorBoardLogger, writing ``epoch`` once per training epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+
+
+class TensorBoardLogger(LightningTensorBoardLogger):
+    """Lightning's logger connector adds ``epoch`` to every batch of metrics it flushes (the
+    training epoch's, each validation's, the test's), which drew two or more points per epoch.
+    This logger writes it with the training epoch's metrics only, once for each epoch."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._epoch_written: Any = None
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        if "epoch" in metrics:
+            epoch = metrics["epoch"]
+            training = any(str(key).startswith("train/") for key in metrics)
+            if training and epoch != self._epoch_written:
+                self._epoch_written = epoch
+            else:
+                metrics = {key: value for key, value in metrics.items() if key != "epoch"}
+        super().log_metrics(metrics, step)
