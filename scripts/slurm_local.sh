@@ -3,13 +3,14 @@
 #   eval "$(scripts/slurm_local.sh up)"     # then sbatch, srun, sinfo talk to it
 #   scripts/slurm_local.sh status
 #   scripts/slurm_local.sh down
-# Nodes n1 and n2 (partition `local`) are two slurmd daemons on 127.0.0.1, each with a share of
-# the cores; munged, slurmctld and both slurmd run from one folder of their own,
+# Nodes n1 and n2 (partition `local`) are two slurmd daemons on 127.0.0.1, each offering all of
+# this machine's cores and 2 GB; munged, slurmctld and both slurmd run from one folder of their own,
 # $SLURM_LOCAL_DIR (default: .slurm_local/ in the project, git-ignored), with their own
 # slurm.conf, MUNGE key and socket, state, logs and pid files, on ports free when first started.
 # An existing SLURM or MUNGE installation is not touched. `up` installs Debian's slurm-wlm and
-# munge when they are missing (as root, with apt-get). Only the `export SLURM_CONF=...` line goes
-# to stdout; everything else goes to stderr.
+# munge when they are missing (as root, with apt-get). Only the `export ...` lines go to stdout
+# (SLURM_CONF, and MASTER_ADDR: the node names do not resolve, so DDP meets on 127.0.0.1);
+# everything else goes to stderr.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,9 +74,8 @@ EOF
 write_config() {
     local ports cpus memory user host
     read -r -a ports <<<"$(free_ports 3)"
-    # two nodes share the machine: each gets half the cores (at least one) and 2 GB to offer
-    cpus=$(($(nproc) / 2))
-    [ "$cpus" -ge 1 ] || cpus=1
+    # both nodes offer every core: a job waiting for a signal must not keep another off a node
+    cpus=$(nproc)
     memory=2048
     user=$(id -un)
     host=$(hostname -s)
@@ -162,7 +162,12 @@ up() {
         wait_for_nodes
         say "up: nodes ${NODES[*]}, partition local ($CONF)"
     fi
+    exports
+}
+
+exports() {
     echo "export SLURM_CONF=$CONF"
+    echo "export MASTER_ADDR=127.0.0.1"
 }
 
 down_daemons() {
@@ -197,7 +202,7 @@ status() {
     done
     if [ "$ok" -eq 0 ]; then
         SLURM_CONF=$CONF sinfo --Node >&2
-        echo "export SLURM_CONF=$CONF"
+        exports
     fi
     return "$ok"
 }

@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.entry import launched_ranks  # noqa: F401  (registers rank_zero_dir)
 from alexnet_lightning.errors import UserError
 from alexnet_lightning.log_noise import silence_known_noise
 from alexnet_lightning.sweeps.jobs import is_trial_pruned
