@@ -21,7 +21,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from hydra.utils import instantiate
+from omegaconf import open_dict
+
+from alexnet_lightning.entry.evaluate import evaluate
+from alexnet_lightning.entry.train import train as train_entry
 
 from .conftest import ROOT, TINY_SHAPES, compose_config
 from .test_distributed import ODD_SHAPES
@@ -38,8 +43,9 @@ FAST = [
     "test=false",
     "callbacks.rich_model_summary=null",
 ]
-# the bitwise resume runs: tests/test_resume.py's in-process settings, as a job's overrides
-EXACT_JOB = [*EXACT, trainer_arg("enable_progress_bar", "false")]
+# the bitwise resume runs: tests/test_resume.py's in-process settings as a job's overrides, for
+# 2 epochs of 6 steps; the jobs are held at step 7 (epoch 1) until they are signalled
+EXACT_JOB = [*EXACT, trainer_arg("enable_progress_bar", "false"), "trainer.max_epochs=2"]
 HOLD = "+callbacks.hold._target_=tests.interrupt.WaitForStopAt"
 
 
@@ -105,7 +111,7 @@ def base(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def reference(base) -> Path:
     """The uninterrupted run (in this process); it also makes the module's dataset."""
-    return fit_in_process(base, "reference")
+    return fit_in_process(base, "reference", "trainer.max_epochs=2")
 
 
 def run(argv: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -156,7 +162,9 @@ def start_requeued_job_now(job: str, env: dict, timeout: float = 120) -> None:
 # --- sweeps ---------------------------------------------------------------------------------
 
 
-def test_grid_sweep_runs_each_job_as_a_slurm_job(cluster, reference, base, tmp_path):
+def test_grid_sweep_runs_each_job_as_a_slurm_job(
+    cluster, reference, base, tmp_path, time_limited_job
+):
     argv = with_overrides(
         readme_command("python scripts/train.py -m hydra/launcher=slurm_local model."),
         *FAST,
@@ -219,12 +227,13 @@ def test_optuna_sweep_runs_two_trials_at_a_time_and_resumes(cluster, reference, 
     assert all(a["started"] < b["started"] + b["wall_s"] for a, b in (jobs, jobs[::-1]))
     records = [(sweep / j / "job.json").read_text() for j in ("0", "1")]
 
-    again = run(with_overrides(argv, "hydra.sweeper.n_trials=3"), cluster)
+    # the same command again: the study is found, done, and no trial runs again
+    again = run(argv, cluster)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert "2 of 2 trials done" in again.stdout + again.stderr
     study = optuna.load_study(study_name="alexnet", storage=f"sqlite:///{sweep / 'optuna.db'}")
-    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 3
-    assert [(sweep / j / "job.json").read_text() for j in ("0", "1")] == records  # not re-run
-    assert [r["state"] for r in summary(sweep)] == ["complete"] * 3
+    assert len(study.trials) == 2 and queue(cluster) == []
+    assert [(sweep / j / "job.json").read_text() for j in ("0", "1")] == records
 
 
 # --- preemption and time limits ---------------------------------------------------------------
@@ -271,38 +280,58 @@ def test_preempted_submitit_job_is_requeued_and_resumes_bitwise(cluster, referen
     assert queue(cluster) == []
 
 
-def test_batch_job_at_its_time_limit_is_requeued_and_resumes_bitwise(
-    cluster, reference, base, tmp_path
-):
-    marker = tmp_path / "holding"
+@pytest.fixture(scope="module")
+def time_limited_job(cluster, reference, base) -> dict:
+    """The README's sbatch job with a 1-minute limit (SLURM's shortest), warned 50 s before it.
+
+    SLURM checks time limits every 30 s, so the warning comes 10-40 s after the start while
+    training holds at step 7, and the requeued job then waits for its BeginTime: submitted by
+    the module's first cluster test, so that this waiting overlaps the other tests.
+    """
+    tmp = base / "time_limited"
+    tmp.mkdir()
     argv = readme_command("sbatch --time=240 --signal=USR1@90 scripts/slurm_train.sh")
     script = argv.index("scripts/slurm_train.sh")
-    # a 1-minute limit (SLURM's shortest), warned 50 s before: SLURM checks limits every 30 s,
-    # so the warning comes 10-40 s after the start, while training holds at step 7
     options = with_overrides(argv[:script], "--time=1", "--signal=USR1@50")
-    options.append(f"--output={tmp_path / 'job.out'}")
-    overrides = [*EXACT_JOB, *outputs(tmp_path, base), HOLD, "+callbacks.hold.step=7"]
+    marker = tmp / "holding"
+    overrides = [*EXACT_JOB, *outputs(tmp, base), HOLD, "+callbacks.hold.step=7"]
     overrides.append(f"+callbacks.hold.marker={marker}")
-    env = {**cluster, "PYTHON": sys.executable}
     submitted = time.time()
-    sbatch = run([*options, "--parsable", "scripts/slurm_train.sh", *overrides], env)
+    sbatch = run(
+        [
+            *options,
+            f"--output={tmp / 'job.out'}",
+            "--parsable",
+            *argv[script : script + 1],
+            *overrides,
+        ],
+        {**cluster, "PYTHON": sys.executable},
+    )
     assert sbatch.returncode == 0, sbatch.stderr
-    job = sbatch.stdout.strip()
+    return {"job": sbatch.stdout.strip(), "tmp": tmp, "marker": marker, "submitted": submitted}
+
+
+def test_batch_job_at_its_time_limit_is_requeued_and_resumes_bitwise(
+    time_limited_job, cluster, reference
+):
+    job, tmp, marker = time_limited_job["job"], time_limited_job["tmp"], time_limited_job["marker"]
     wait_for(marker, 120, "training reached step 7")
-    first_step = float(Path(f"{marker}.started").read_text()) - submitted
-    start_requeued_job_now(job, cluster, timeout=120)
+    first_step = float(Path(f"{marker}.started").read_text()) - time_limited_job["submitted"]
     deadline = time.monotonic() + 300
-    while queue(cluster):
-        assert time.monotonic() < deadline, (tmp_path / "job.out").read_text()[-3000:]
+    while state := run(["squeue", "--noheader", "--jobs", job, "--format=%T %r"], cluster).stdout:
+        if state.startswith("PENDING") and "BeginTime" in state:  # requeued: lift SLURM's hold
+            run(["scontrol", "update", f"jobid={job}", "StartTime=now"], cluster)
+        assert time.monotonic() < deadline, (tmp / "job.out").read_text()[-3000:]
         time.sleep(0.5)
-    out = (tmp_path / "job.out").read_text()
-    first, second = sorted((tmp_path / "logs" / "train" / "runs").iterdir())
+    out = (tmp / "job.out").read_text()
+    first, second = sorted((tmp / "logs" / "train" / "runs").iterdir())
     stopped = load(first / "checkpoints" / "last.ckpt")
     assert "Handling auto-requeue signal" in out  # Lightning's, at SIGUSR1
     assert "SIGTERM received: saved" in out and stopped["global_step"] == 8
     assert list(first.glob("hpc_ckpt_*.ckpt"))
     assert (second / "resumed_from.txt").read_text().strip() == str(first / "checkpoints/last.ckpt")
     # nothing was lost: the second attempt started at the step the first one had reached
+    assert "resuming from" in (second / "train.log").read_text()
     assert_bitwise_equal(
         load(second / "checkpoints" / "last.ckpt"), load(reference / "checkpoints" / "last.ckpt")
     )
@@ -328,7 +357,6 @@ def srun_ddp(cluster, base) -> Path:
     tmp = base / "srun"
     argv = readme_command("srun -N2 --ntasks-per-node=1 python")
     result = run(with_overrides(argv, *DDP_RUN, *ddp_outputs(base, tmp)), cluster)
-    result = run(argv, cluster)
     assert result.returncode == 0, result.stderr[-3000:]
     (folder,) = (tmp / "logs" / "train" / "runs").iterdir()
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in result.stderr
@@ -345,31 +373,37 @@ def test_srun_two_node_ddp_writes_one_run_folder(srun_ddp):
     assert "epoch 1/1  step 3  train/loss" in (srun_ddp / "train.log").read_text()
 
 
+def in_process(entry, config: str, overrides: list[str], data_tmp: Path, out: Path) -> dict:
+    """An entry function (train, evaluate) run here on ``data_tmp/data``, output in ``out``."""
+    cfg = compose_config(config, overrides, data_tmp)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+    deterministic, environ = torch.are_deterministic_algorithms_enabled(), dict(os.environ)
+    try:
+        return entry(cfg)
+    finally:  # as tests/test_resume.py's fit_in_process: leave other tests as they were
+        torch.use_deterministic_algorithms(deterministic)
+        os.environ.clear()
+        os.environ.update(environ)
+
+
 def test_srun_ddp_val_metrics_equal_one_process_and_its_checkpoint_resumes_on_one(
     srun_ddp, base, tmp_path
 ):
     ddp = json.loads((srun_ddp / "metrics.json").read_text())
-    common = [*ODD_SHAPES, *ddp_outputs(base, tmp_path)]
     best = srun_ddp / "checkpoints" / "best.ckpt"
-    evaluated = run(
-        [sys.executable, "scripts/eval.py", *common, "split=val", f"ckpt_path={best}"], os.environ
-    )
-    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
-    (eval_run,) = (tmp_path / "logs" / "eval" / "runs").iterdir()
-    single = json.loads((eval_run / "metrics.json").read_text())
+    evaluated = [*ODD_SHAPES, "split=val", f"ckpt_path={best}"]
+    single = in_process(evaluate, "eval", evaluated, base / "ddp", tmp_path / "eval")
+    # one epoch: best.ckpt holds the weights the DDP validation ran on
     assert ddp["val/acc"] == pytest.approx(single["test/acc"], abs=1e-7)
     assert ddp["val/loss"] == pytest.approx(single["test/loss"], rel=1e-5)
 
     last = srun_ddp / "checkpoints" / "last.ckpt"
-    resumed = run(
-        [sys.executable, "scripts/train.py", *common, "trainer.max_epochs=2", "test=false",
-         "callbacks.rich_model_summary=null", f"ckpt_path={last}"],
-        os.environ,
-    )  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    (train_run,) = (tmp_path / "logs" / "train" / "runs").iterdir()
+    resumed = [*ODD_SHAPES, "trainer.max_epochs=2", "test=false", f"ckpt_path={last}"]
+    resumed += ["callbacks.rich_progress_bar=null", "callbacks.rich_model_summary=null"]
+    in_process(train_entry, "train", resumed, base / "ddp", tmp_path / "resumed")
     # one more epoch on one process: 24 images in batches of 4
-    assert load(train_run / "checkpoints" / "last.ckpt")["global_step"] == 3 + 6
+    assert load(tmp_path / "resumed" / "checkpoints" / "last.ckpt")["global_step"] == 3 + 6
 
 
 def free_port() -> int:
