@@ -16,6 +16,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -123,9 +124,9 @@ def outputs(tmp: Path, base: Path) -> list[str]:
 
 
 def queue(env: dict) -> list[str]:
-    """Job ids SLURM still holds (pending or running) for this user."""
-    out = run(["squeue", "--noheader", "--me", "--format=%i %T"], env).stdout
-    return out.split()[::2]
+    """Ids of the sweep jobs (submitit names them after the task) SLURM still holds."""
+    out = run(["squeue", "--noheader", "--me", "--name=train", "--format=%i"], env).stdout
+    return out.split()
 
 
 def only_sweep(tmp: Path) -> Path:
@@ -146,9 +147,12 @@ def wait_for(path: Path, timeout: float, what: str, process=None) -> None:
         time.sleep(0.2)
 
 
-def start_requeued_job_now(job: str, env: dict, timeout: float = 120) -> None:
+def start_requeued_job_now(
+    job: str, env: dict, timeout: float = 120, then: tuple[str, ...] = ()
+) -> None:
     """SLURM holds a requeued job for ~2 minutes (its BeginTime) before it may start again:
-    wait for the requeue, then lift the hold (not what is tested, and 2 minutes of waiting)."""
+    wait for the requeue, then lift the hold (not what is tested, and 2 minutes of waiting),
+    with ``then``'s settings (``scontrol update`` fields) changed first."""
     deadline = time.monotonic() + timeout
     while True:
         state = run(["squeue", "--noheader", "--jobs", job, "--format=%T %r"], env).stdout
@@ -156,6 +160,8 @@ def start_requeued_job_now(job: str, env: dict, timeout: float = 120) -> None:
             break
         assert time.monotonic() < deadline, f"job {job} was not requeued: {state!r}"
         time.sleep(0.2)
+    if then:
+        run(["scontrol", "update", f"jobid={job}", *then], env)
     run(["scontrol", "update", f"jobid={job}", "StartTime=now"], env)
 
 
@@ -282,47 +288,48 @@ def test_preempted_submitit_job_is_requeued_and_resumes_bitwise(cluster, referen
 
 @pytest.fixture(scope="module")
 def time_limited_job(cluster, reference, base) -> dict:
-    """The README's sbatch job with a 1-minute limit (SLURM's shortest), warned 50 s before it.
+    """The README's sbatch job, brought to its time limit: submitted by the module's first
+    cluster test, and driven by a thread, so that its waiting (for SLURM's warning, for the
+    requeued job's start) overlaps the other tests.
 
-    SLURM checks time limits every 30 s, so the warning comes 10-40 s after the start while
-    training holds at step 7, and the requeued job then waits for its BeginTime: submitted by
-    the module's first cluster test, so that this waiting overlaps the other tests.
+    Once training holds at step 7 its time limit becomes 2 minutes: SLURM, which checks limits
+    every 30 s, then sends the --signal warning (90 s before the limit) within 30 s. The
+    requeued job's BeginTime hold (~2 minutes) is lifted as soon as SLURM has requeued it.
     """
     tmp = base / "time_limited"
     tmp.mkdir()
     argv = readme_command("sbatch --time=240 --signal=USR1@90 scripts/slurm_train.sh")
     script = argv.index("scripts/slurm_train.sh")
-    options = with_overrides(argv[:script], "--time=1", "--signal=USR1@50")
     marker = tmp / "holding"
     overrides = [*EXACT_JOB, *outputs(tmp, base), HOLD, "+callbacks.hold.step=7"]
-    overrides.append(f"+callbacks.hold.marker={marker}")
+    overrides += [f"+callbacks.hold.marker={marker}", "+callbacks.hold.timeout=600"]
     submitted = time.time()
     sbatch = run(
-        [
-            *options,
-            f"--output={tmp / 'job.out'}",
-            "--parsable",
-            *argv[script : script + 1],
-            *overrides,
-        ],
+        [*argv[:script], f"--output={tmp / 'job.out'}", "--parsable", argv[script], *overrides],
         {**cluster, "PYTHON": sys.executable},
     )
     assert sbatch.returncode == 0, sbatch.stderr
-    return {"job": sbatch.stdout.strip(), "tmp": tmp, "marker": marker, "submitted": submitted}
+    job = sbatch.stdout.strip()
+
+    def drive() -> None:
+        wait_for(marker, 300, "training reached step 7")
+        run(["scontrol", "update", f"jobid={job}", "TimeLimit=2"], cluster)
+        # the second attempt gets the README's limit back, then starts at once
+        start_requeued_job_now(job, cluster, timeout=300, then=("TimeLimit=240",))
+
+    threading.Thread(target=drive, daemon=True).start()
+    return {"job": job, "tmp": tmp, "marker": marker, "submitted": submitted}
 
 
 def test_batch_job_at_its_time_limit_is_requeued_and_resumes_bitwise(
     time_limited_job, cluster, reference
 ):
     job, tmp, marker = time_limited_job["job"], time_limited_job["tmp"], time_limited_job["marker"]
-    wait_for(marker, 120, "training reached step 7")
-    first_step = float(Path(f"{marker}.started").read_text()) - time_limited_job["submitted"]
-    deadline = time.monotonic() + 300
-    while state := run(["squeue", "--noheader", "--jobs", job, "--format=%T %r"], cluster).stdout:
-        if state.startswith("PENDING") and "BeginTime" in state:  # requeued: lift SLURM's hold
-            run(["scontrol", "update", f"jobid={job}", "StartTime=now"], cluster)
+    deadline = time.monotonic() + 400
+    while run(["squeue", "--noheader", "--jobs", job], cluster).stdout.strip():
         assert time.monotonic() < deadline, (tmp / "job.out").read_text()[-3000:]
         time.sleep(0.5)
+    first_step = float(Path(f"{marker}.started").read_text()) - time_limited_job["submitted"]
     out = (tmp / "job.out").read_text()
     first, second = sorted((tmp / "logs" / "train" / "runs").iterdir())
     stopped = load(first / "checkpoints" / "last.ckpt")
