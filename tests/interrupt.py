@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 import lightning as L
@@ -51,3 +52,38 @@ class RaiseAt(L.Callback):
     ) -> None:
         if trainer.global_step == self.step:
             raise Interrupted(f"interrupted at step {self.step}")
+
+
+class WaitForStopAt(L.Callback):
+    """On a job's first attempt, hold training at ``step`` until the job is told to stop
+    (SIGTERM, or a signal PreemptionCheckpoint listens to), for at most ``timeout`` seconds;
+    ``marker`` is written when the hold starts, so a test knows when to send the signal, and
+    ``<marker>.started`` when training starts (the time from submission to the first step).
+
+    SLURM's time-limit warning comes at its own pace (it checks every 30 s): the hold makes
+    the signal land inside training, whenever it comes. A requeued attempt does not hold."""
+
+    def __init__(self, step: int, marker: str, timeout: float = 120.0):
+        self.step, self.marker, self.timeout = step, marker, timeout
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if os.environ.get("SLURM_RESTART_COUNT", "0") == "0":
+            with open(f"{self.marker}.started", "w") as file:
+                file.write(f"{time.time()}")
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if trainer.global_step != self.step or os.environ.get("SLURM_RESTART_COUNT", "0") != "0":
+            return
+        with open(self.marker, "w") as file:
+            file.write(os.environ.get("SLURM_JOB_ID", ""))
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline and not _told_to_stop(trainer):
+            time.sleep(0.1)
+
+
+def _told_to_stop(trainer: L.Trainer) -> bool:
+    return trainer.received_sigterm or any(
+        getattr(callback, "requested", None) for callback in trainer.callbacks
+    )

@@ -1,4 +1,5 @@
-"""Save last.ckpt when the job is told to stop (SIGTERM, or SIGUSR1 outside SLURM), then exit."""
+"""Save last.ckpt when the job is told to stop (SIGTERM, SIGUSR2, or SIGUSR1 outside SLURM), then
+exit, or hand over to the signal's own handler (submitit's requeue)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,18 @@ class PreemptionCheckpoint(L.Callback):
     job itself, which we leave to it). The checkpoint is written from ``on_train_batch_end``,
     the same place step-interval checkpoints are written, so resuming from it is exact.
     The process then leaves through Lightning's ``SIGTERMException`` on every rank.
+
+    A signal that already had a Python handler when training started keeps it, run after the
+    save: submitit's SIGUSR2 handler (the warning before a time limit, or ``scancel
+    --signal=USR2`` at a preemption) requeues the job, which then resumes from that save
+    instead of from the previous checkpoint.
     """
 
-    def __init__(self, signals: tuple[str, ...] = ("SIGTERM", "SIGUSR1")) -> None:
+    def __init__(self, signals: tuple[str, ...] = ("SIGTERM", "SIGUSR1", "SIGUSR2")) -> None:
         self.signals = tuple(signals)
         self.requested: str | None = None
         self._previous: dict[int, Any] = {}
+        self._frame: Any = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit":
@@ -45,7 +52,7 @@ class PreemptionCheckpoint(L.Callback):
             self._previous[signum] = signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        self.requested = signal.Signals(signum).name
+        self.requested, self._frame = signal.Signals(signum).name, frame
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, idx: int
@@ -63,6 +70,10 @@ class PreemptionCheckpoint(L.Callback):
             trainer.global_step,
             path,
         )
+        signum = getattr(signal, self.requested) if self.requested else None
+        handler = self._previous.get(signum)
+        if callable(handler):  # e.g. submitit's: requeue this job, then exit
+            handler(signum, self._frame)
         raise SIGTERMException
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:

@@ -44,7 +44,7 @@ class ImagesPerSecond(L.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        self._images += _batch_size(batch)  # a shape: read on the host, no sync
+        self._images += batch_images(batch)  # a shape: read on the host, no sync
         self._steps += 1
         every = self.every or trainer.log_every_n_steps
         if self._steps < every or self._start is None:
@@ -57,6 +57,7 @@ class ImagesPerSecond(L.Callback):
         self._start, self._images, self._steps = time.perf_counter(), 0, 0
 
 
-def _batch_size(batch: Any) -> int:
+def batch_images(batch: Any) -> int:
+    """Images in a training batch (a shape: read on the host, no sync)."""
     images = batch[0] if isinstance(batch, list | tuple) else batch
     return int(images.shape[0])

@@ -13,7 +13,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.entry import launched_ranks  # noqa: F401  (registers rank_zero_dir)
 from alexnet_lightning.errors import UserError
+from alexnet_lightning.log_noise import silence_known_noise
 from alexnet_lightning.sweeps.jobs import is_trial_pruned
 
 log = logging.getLogger("alexnet_lightning")
@@ -31,6 +33,7 @@ def run_task(task: str | Task, cfg: DictConfig) -> Any:
     on. Any other failure is logged with the run folder's path, then raised with its traceback.
     """
     output_dir = OmegaConf.select(cfg, "paths.output_dir", default=None)
+    silence_known_noise()
     try:
         check_config(cfg)
         return _load(task)(cfg)

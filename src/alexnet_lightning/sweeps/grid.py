@@ -9,6 +9,8 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 
+from alexnet_lightning.sweeps.slurm_launcher import stop_unless_slurm_answers
+from alexnet_lightning.sweeps.summary import job_log
 from alexnet_lightning.sweeps.sweep_folder import make_sweep_folder, write_report_at_end
 
 
@@ -26,6 +28,7 @@ class RunEveryJob:
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([*self._parse_config(), *arguments])
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
+        stop_unless_slurm_answers(self.config)
         sweep_dir = make_sweep_folder(self.config)
 
         returns, failed, job_idx = [], [], 0
@@ -40,9 +43,12 @@ class RunEveryJob:
         finally:
             write_report_at_end(sweep_dir, self.config.get("optimized_metric"))
         if failed:
+            logs = ", ".join(
+                str(job_log(sweep_dir / str(job)) or sweep_dir / str(job)) for job in failed
+            )
             raise SystemExit(
                 f"{len(failed)} of {job_idx} jobs failed (jobs {', '.join(map(str, failed))}); "
-                f"their logs are in {sweep_dir}/<job>/, the report in {sweep_dir}/summary.md"
+                f"their logs: {logs}; the report: {sweep_dir}/summary.md"
             )
         return returns
 

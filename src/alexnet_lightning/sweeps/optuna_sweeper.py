@@ -28,6 +28,7 @@ from alexnet_lightning.sweeps.jobs import (
     job_outcome,
     write_job_record,
 )
+from alexnet_lightning.sweeps.slurm_launcher import stop_unless_slurm_answers
 from alexnet_lightning.sweeps.sweep_folder import make_sweep_folder, write_report_at_end
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class OptunaSweeper(Sweeper):
         from alexnet_lightning.sweeps.study import count_tried, recover_interrupted, storage_url
 
         assert self.config is not None and self.launcher is not None
+        stop_unless_slurm_answers(self.config)
         sweep_dir = make_sweep_folder(self.config)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         try:

@@ -21,6 +21,7 @@ COLUMNS = (
     "epochs",
     "wall_s",
     "best_ckpt",
+    "log",
 )
 
 
@@ -48,7 +49,14 @@ def job_row(job_dir: Path, metric_name: str | None) -> dict[str, Any]:
         "epochs": epochs,
         "wall_s": job.get("wall_s", ""),
         "best_ckpt": str(best) if best.is_file() else "",
+        "log": str(job_log(job_dir) or ""),
     }
+
+
+def job_log(job_dir: Path) -> Path | None:
+    """The job's own log (``<task_name>.log``, written by Hydra), where a failure is told."""
+    logs = [p for p in sorted(job_dir.glob("*.log")) if p.name != "config_tree.log"]
+    return logs[0] if logs else None
 
 
 def summary_rows(sweep_dir: Path, metric_name: str | None = "val/acc_best") -> list[dict]:

@@ -1,0 +1,56 @@
+"""Lines our dependencies print that tell a user of this project nothing, kept out of its logs.
+
+Each filter names one message and where it comes from, so that every other warning and log
+line still reaches the user. Installed by entry/cli.py before a script's task runs (and so in
+every rank and every sweep job, which run through it too).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+
+# (category, message regex, module regex of the warning's origin)
+KNOWN_WARNINGS = (
+    # torch 2.14 deprecated LeafSpec; Lightning 2.6's own pytree helper still builds one at
+    # every training step's output
+    (
+        FutureWarning,
+        r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        r"lightning\.pytorch\.utilities\._pytree",
+    ),
+    # on a machine with SLURM installed, every run outside a job (a sweep's own process on the
+    # login node, a local test run) is told to prepend srun
+    (
+        UserWarning,
+        r"The `srun` command is available on your system but is not used",
+        r"lightning\.fabric\.plugins\.environments\.slurm",
+    ),
+)
+
+# logger name -> message regex: Lightning's advertising for its cloud services
+KNOWN_LOG_LINES = {
+    "lightning.pytorch.utilities.rank_zero": r"💡 Tip: For seamless cloud (logging|uploads)",
+}
+
+
+class _DropMatching(logging.Filter):
+    def __init__(self, pattern: str) -> None:
+        super().__init__()
+        self.pattern = re.compile(pattern)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.pattern.search(record.getMessage())
+
+
+def silence_known_noise() -> None:
+    """Install the filters (once per process; a second call changes nothing)."""
+    for category, message, module in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
+    for name, pattern in KNOWN_LOG_LINES.items():
+        logger = logging.getLogger(name)
+        if not any(
+            isinstance(f, _DropMatching) and f.pattern.pattern == pattern for f in logger.filters
+        ):
+            logger.addFilter(_DropMatching(pattern))
