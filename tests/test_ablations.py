@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.data.cifar10.synthetic import write_cifar10_archive
+from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.sweeps.jobs import write_job_record
 from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
@@ -337,3 +339,16 @@ def test_a_sweep_without_seeds_arms_or_figure1_gets_no_seed_sections(tmp_path):
     write_report(sweep, "val/acc_best")
     assert "## Over seeds" not in (sweep / "summary.md").read_text()
     assert not (sweep / "groups.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("figure1.target_error=0", "figure1.target_error=0 is invalid: it must be a number in"),
+        ("model.net.activation=softplus", "model.net.activation='softplus' is invalid"),
+    ],
+)
+def test_bad_figure1_values_name_their_key(override, message, tmp_path):
+    cfg = compose_config("train", ["experiment=figure1", override], tmp_path)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(cfg)
