@@ -352,3 +352,30 @@ def test_bad_figure1_values_name_their_key(override, message, tmp_path):
     cfg = compose_config("train", ["experiment=figure1", override], tmp_path)
     with pytest.raises(ConfigError, match=re.escape(message)):
         check_config(cfg)
+
+
+def test_training_time_leaves_validation_and_the_sanity_check_out(monkeypatch):
+    from types import SimpleNamespace
+
+    from alexnet_lightning.callbacks import train_time
+
+    # sanity check 0-3 s, epoch 1: 3-23 s with validation 13-17 s, epoch 2: 23-28 s
+    ticks = iter([3.0, 13.0, 17.0, 23.0, 23.0, 28.0])
+    monkeypatch.setattr(train_time.time, "perf_counter", lambda: next(ticks))
+    logged: dict[str, float] = {}
+    module = SimpleNamespace(log=lambda name, value: logged.__setitem__(name, value))
+    sanity, fitting = SimpleNamespace(sanity_checking=True), SimpleNamespace(sanity_checking=False)
+    clock = train_time.TrainingTime()
+    clock.on_validation_start(sanity, module)
+    clock.on_validation_end(sanity, module)
+    clock.on_train_epoch_start(fitting, module)
+    clock.on_validation_start(fitting, module)
+    clock.on_validation_end(fitting, module)
+    clock.on_train_epoch_end(fitting, module)
+    assert logged["train/time_s"] == 16.0  # 20 s of epoch, 4 of them validating
+    clock.on_train_epoch_start(fitting, module)
+    clock.on_train_epoch_end(fitting, module)
+    assert logged["train/time_s"] == 21.0
+    resumed = train_time.TrainingTime()
+    resumed.load_state_dict(clock.state_dict())
+    assert resumed.total == 21.0  # a resumed run keeps counting
