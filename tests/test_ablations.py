@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.data.cifar10.synthetic import write_cifar10_archive
+from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.sweeps.jobs import write_job_record
 from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
@@ -337,3 +339,43 @@ def test_a_sweep_without_seeds_arms_or_figure1_gets_no_seed_sections(tmp_path):
     write_report(sweep, "val/acc_best")
     assert "## Over seeds" not in (sweep / "summary.md").read_text()
     assert not (sweep / "groups.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("figure1.target_error=0", "figure1.target_error=0 is invalid: it must be a number in"),
+        ("model.net.activation=softplus", "model.net.activation='softplus' is invalid"),
+    ],
+)
+def test_bad_figure1_values_name_their_key(override, message, tmp_path):
+    cfg = compose_config("train", ["experiment=figure1", override], tmp_path)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(cfg)
+
+
+def test_training_time_leaves_validation_and_the_sanity_check_out(monkeypatch):
+    from types import SimpleNamespace
+
+    from alexnet_lightning.callbacks import train_time
+
+    # sanity check 0-3 s, epoch 1: 3-23 s with validation 13-17 s, epoch 2: 23-28 s
+    ticks = iter([3.0, 13.0, 17.0, 23.0, 23.0, 28.0])
+    monkeypatch.setattr(train_time.time, "perf_counter", lambda: next(ticks))
+    logged: dict[str, float] = {}
+    module = SimpleNamespace(log=lambda name, value: logged.__setitem__(name, value))
+    sanity, fitting = SimpleNamespace(sanity_checking=True), SimpleNamespace(sanity_checking=False)
+    clock = train_time.TrainingTime()
+    clock.on_validation_start(sanity, module)
+    clock.on_validation_end(sanity, module)
+    clock.on_train_epoch_start(fitting, module)
+    clock.on_validation_start(fitting, module)
+    clock.on_validation_end(fitting, module)
+    clock.on_train_epoch_end(fitting, module)
+    assert logged["train/time_s"] == 16.0  # 20 s of epoch, 4 of them validating
+    clock.on_train_epoch_start(fitting, module)
+    clock.on_train_epoch_end(fitting, module)
+    assert logged["train/time_s"] == 21.0
+    resumed = train_time.TrainingTime()
+    resumed.load_state_dict(clock.state_dict())
+    assert resumed.total == 21.0  # a resumed run keeps counting

@@ -113,8 +113,9 @@ def _ablation_table(groups: list[SeedGroup]) -> list[str]:
         "|" + " --- |" * len(header),
     ]
     arms = [g for g in groups if g.arm()]
-    # baselines first within each ablation, ablations in the order of their first job
-    order = list(dict.fromkeys(g.arm()[0] for g in arms))
+    # the paper's order (sweeps/paper.py), then any other in the order of its first job;
+    # within each, the baseline first
+    order = list(dict.fromkeys([*PAPER_EFFECTS, *(g.arm()[0] for g in arms)]))
     arms.sort(key=lambda g: (order.index(g.arm()[0]), g.arm()[1] != "baseline"))
     for g in arms:
         name, role, label = g.arm()
