@@ -88,7 +88,9 @@ SlurmUser=$user
 SlurmdUser=$user
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$DIR/munge/munge.socket
+# cred_expire: a job credential's lifetime, which is also how long SLURM holds a requeued job
+# before it may start again (default 120 s)
+AuthInfo=socket=$DIR/munge/munge.socket,cred_expire=10
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool/%n
 SlurmctldPidFile=$DIR/run/slurmctld.pid
@@ -106,6 +108,8 @@ MpiDefault=none
 ReturnToService=2
 # a requeued job may start again at once; a killed one has KillWait s to save its checkpoint
 JobRequeue=1
+# look at the queue every 2 s (default 60 s): a requeued job starts soon after its hold ends
+SchedulerParameters=sched_interval=2,bf_interval=2
 KillWait=30
 MinJobAge=600
 SlurmctldTimeout=30

@@ -147,22 +147,16 @@ def wait_for(path: Path, timeout: float, what: str, process=None) -> None:
         time.sleep(0.2)
 
 
-def start_requeued_job_now(
-    job: str, env: dict, timeout: float = 120, then: tuple[str, ...] = ()
-) -> None:
-    """SLURM holds a requeued job for ~2 minutes (its BeginTime) before it may start again:
-    wait for the requeue, then lift the hold (not what is tested, and 2 minutes of waiting),
-    with ``then``'s settings (``scontrol update`` fields) changed first."""
+def when_requeued(job: str, env: dict, update: tuple[str, ...], timeout: float = 300) -> None:
+    """Once SLURM has requeued ``job`` (it is pending again), change its ``scontrol update``
+    fields ``update``."""
     deadline = time.monotonic() + timeout
-    while True:
-        state = run(["squeue", "--noheader", "--jobs", job, "--format=%T %r"], env).stdout
-        if state.startswith("PENDING"):
-            break
-        assert time.monotonic() < deadline, f"job {job} was not requeued: {state!r}"
+    while not run(["squeue", "--noheader", "--jobs", job, "--format=%T"], env).stdout.startswith(
+        "PENDING"
+    ):
+        assert time.monotonic() < deadline, f"job {job} was not requeued"
         time.sleep(0.2)
-    if then:
-        run(["scontrol", "update", f"jobid={job}", *then], env)
-    run(["scontrol", "update", f"jobid={job}", "StartTime=now"], env)
+    run(["scontrol", "update", f"jobid={job}", *update], env)
 
 
 # --- sweeps ---------------------------------------------------------------------------------
@@ -264,7 +258,6 @@ def test_preempted_submitit_job_is_requeued_and_resumes_bitwise(cluster, referen
             signal_cmd = readme_command("scancel --signal=USR2")
             assert signal_cmd == ["scancel", "--signal=USR2", "<job", "id>"]
             assert run([*signal_cmd[:2], job], cluster).returncode == 0
-            start_requeued_job_now(job, cluster)
             assert sweep_process.wait(timeout=300) == 0, (tmp_path / "sweep.log").read_text()[
                 -3000:
             ]
@@ -293,8 +286,7 @@ def time_limited_job(cluster, reference, base) -> dict:
     requeued job's start) overlaps the other tests.
 
     Once training holds at step 7 its time limit becomes 2 minutes: SLURM, which checks limits
-    every 30 s, then sends the --signal warning (90 s before the limit) within 30 s. The
-    requeued job's BeginTime hold (~2 minutes) is lifted as soon as SLURM has requeued it.
+    every 30 s, then sends the --signal warning (90 s before the limit) within 30 s.
     """
     tmp = base / "time_limited"
     tmp.mkdir()
@@ -314,8 +306,7 @@ def time_limited_job(cluster, reference, base) -> dict:
     def drive() -> None:
         wait_for(marker, 300, "training reached step 7")
         run(["scontrol", "update", f"jobid={job}", "TimeLimit=2"], cluster)
-        # the second attempt gets the README's limit back, then starts at once
-        start_requeued_job_now(job, cluster, timeout=300, then=("TimeLimit=240",))
+        when_requeued(job, cluster, ("TimeLimit=240",))  # the second attempt: the README's
 
     threading.Thread(target=drive, daemon=True).start()
     return {"job": job, "tmp": tmp, "marker": marker, "submitted": submitted}
