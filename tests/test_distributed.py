@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from .conftest import TINY_NET
 from .test_train_run import finished_run, only_run_folder, run_script
 
 # 15 validation images: an odd count, so two ranks get shards of 8 and 7.
-ODD_SHAPES = [
+ODD_DATA = [
     "data.num_classes=3",
     "data.train_per_class=8",
     "data.val_per_class=5",
@@ -19,6 +20,7 @@ ODD_SHAPES = [
     "data.num_workers=0",
     "data.persistent_workers=false",
 ]
+ODD_SHAPES = [*TINY_NET, *ODD_DATA]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def test_ddp_val_metrics_equal_one_process_on_the_same_weights(ddp_run, tmp_path
     ddp = json.loads((ddp_run / "metrics.json").read_text())
     result = run_script(
         "eval.py",
-        *ODD_SHAPES,
+        *ODD_DATA,
         "split=val",
         f"ckpt_path={ddp_run / 'checkpoints/best.ckpt'}",
         f"paths.data_dir={ddp_run.parents[3] / 'data'}",

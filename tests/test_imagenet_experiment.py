@@ -7,10 +7,12 @@ import torch
 
 from alexnet_lightning.data.imagenet import build_subset
 
+from .conftest import TINY_NET
 from .fake_imagenet import KAGGLE_NAMES, WNIDS, make_source
 from .test_train_run import only_run_folder, run_script
 
 SMALL = [
+    *TINY_NET,
     "data.image_size=64",
     "data.batch_size=4",
     "data.num_workers=0",

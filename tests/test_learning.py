@@ -20,7 +20,7 @@ def test_overfits_a_small_batch_to_near_100_percent(tmp_path):
             # (seen at epoch 39 once the data order stopped drawing from the global RNG)
             "trainer.max_epochs=25",
             "model/optimizer=adamw",
-            "model.optimizer.lr=0.0005",
+            "model.optimizer.lr=0.002",
             "model.scheduler=null",
             "test=false",
             "seed=0",

@@ -21,7 +21,7 @@ from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.data.samplers import SeededSamples
 from alexnet_lightning.errors import DataError
 
-from .conftest import EXACT_RUN, ROOT, write_image_folder
+from .conftest import EXACT_RUN, ROOT, TINY_NET, write_image_folder
 from .test_resume import assert_bitwise_equal, load, runs
 from .test_train_run import finished_run, only_run_folder, run_script
 
@@ -196,6 +196,7 @@ def test_batches_are_the_same_with_loader_workers(packed, in_loader):
 # --- through scripts/train.py ----------------------------------------------------------------
 RUN = [
     *EXACT_RUN,
+    *TINY_NET,
     "data=packed",
     "data.image_size=64",
     "data.batch_size=8",

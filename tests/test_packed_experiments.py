@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from alexnet_lightning.data.packed import pack_dataset
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 
-from .conftest import compose_config, write_image_folder
+from .conftest import TINY_NET, compose_config, write_image_folder
 from .test_train_run import finished_run, only_run_folder, run_script
 
 CLASSES = ["n01", "n02", "n03"]
@@ -59,6 +59,7 @@ def test_alexnet_paper_fits_on_a_pack_and_eval_reports_ten_crop(pack, tmp_path):
     run = finished_run(
         "train.py",
         "experiment=alexnet_paper",
+        *TINY_NET,
         *tiny,
         "trainer.max_epochs=1",
         "callbacks.rich_progress_bar=null",

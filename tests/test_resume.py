@@ -212,8 +212,8 @@ def test_ckpt_path_last_takes_the_newest_run_of_the_same_experiment(tmp_path):
 @pytest.mark.parametrize(
     ("net", "message"),
     [
-        ({"num_classes": 10}, "with 10 classes but this run builds seed with 4 (data.num_classes"),
-        ({"variant": "paper"}, "holds a paper network with 4 classes but this run builds seed"),
+        ({"num_classes": 10}, "with 10 classes but this run builds cifar with 4 (data.num_classes"),
+        ({"variant": "paper"}, "holds a paper network with 4 classes but this run builds cifar"),
     ],
 )
 def test_resuming_into_another_network_is_one_clear_message(
@@ -247,7 +247,7 @@ def test_resuming_from_a_truncated_checkpoint_is_one_clear_message(uninterrupted
 EXACT = [
     *TINY_SHAPES,
     "seed=1",
-    "model.optimizer.lr=0.003",
+    "model.optimizer.lr=0.004",
     "model.scheduler=null",
     "trainer.deterministic=true",
     "trainer.max_epochs=3",

@@ -16,7 +16,7 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.custom_scalar import metadata as custom_scalars_metadata
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from .conftest import ROOT, TINY_SHAPES
+from .conftest import ROOT, TINY_DATA, TINY_SHAPES
 
 DESIGN_SCALARS = {
     "train/loss",
@@ -228,7 +228,7 @@ def test_checkpoint_alone_rebuilds_the_model(trained):
     checkpoint = torch.load(trained / "checkpoints" / "best.ckpt", weights_only=True)
     hparams = checkpoint["hyper_parameters"]
     assert hparams["class_names"] == ["circle", "square", "triangle", "star"]
-    assert hparams["net"]["variant"] == "seed" and hparams["net"]["num_classes"] == 4
+    assert hparams["net"]["variant"] == "cifar" and hparams["net"]["num_classes"] == 4
     assert checkpoint["datamodule_hyper_parameters"]["image_size"] == 64
 
 
@@ -236,7 +236,7 @@ def test_eval_reproduces_the_test_accuracy(trained, tmp_path):
     train_metrics = json.loads((trained / "metrics.json").read_text())
     folder = finished_run(
         "eval.py",
-        *TINY_SHAPES,
+        *TINY_DATA,
         f"ckpt_path={trained / 'checkpoints/best.ckpt'}",
         f"paths.data_dir={trained.parents[3] / 'data'}",
         "logger=tensorboard",
@@ -539,6 +539,8 @@ def test_a_short_shapes_run_beats_chance_by_a_clear_margin(tmp_path):
         "train",
         [
             *TINY_SHAPES,
+            "model.net.variant=seed",  # the numbers below are the tutorial network's
+            "model.net.init_weights=true",
             "data.train_per_class=150",
             "data.val_per_class=20",
             "data.batch_size=32",
