@@ -159,6 +159,21 @@ def when_requeued(job: str, env: dict, update: tuple[str, ...], timeout: float =
     run(["scontrol", "update", f"jobid={job}", *update], env)
 
 
+# --- the cluster -------------------------------------------------------------------------
+
+
+def test_local_cluster_has_two_nodes_and_up_again_only_prints_exports(cluster):
+    again = run([str(SLURM_LOCAL), "up"], cluster)
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    assert lines and all(line.startswith("export ") for line in lines)  # for eval
+    assert exports(again.stdout)["SLURM_CONF"] == cluster["SLURM_CONF"]
+    nodes = run(["sinfo", "--noheader", "--Node", "--format=%N %P"], cluster).stdout.split()
+    assert nodes == ["n1", "local*", "n2", "local*"]
+    ranks = run(["srun", "-N2", "--ntasks-per-node=1", "printenv", "SLURM_NODEID"], cluster)
+    assert sorted(ranks.stdout.split()) == ["0", "1"], ranks.stderr
+
+
 # --- sweeps ---------------------------------------------------------------------------------
 
 
@@ -281,8 +296,8 @@ def test_preempted_submitit_job_is_requeued_and_resumes_bitwise(cluster, referen
 
 @pytest.fixture(scope="module")
 def time_limited_job(cluster, reference, base) -> dict:
-    """The README's sbatch job, brought to its time limit: submitted by the module's first
-    cluster test, and driven by a thread, so that its waiting (for SLURM's warning, for the
+    """The README's sbatch job, brought to its time limit: submitted by the first sweep
+    test, and driven by a thread, so that its waiting (for SLURM's warning, for the
     requeued job's start) overlaps the other tests.
 
     Once training holds at step 7 its time limit becomes 2 minutes: SLURM, which checks limits
