@@ -159,6 +159,21 @@ def when_requeued(job: str, env: dict, update: tuple[str, ...], timeout: float =
     run(["scontrol", "update", f"jobid={job}", *update], env)
 
 
+# --- the cluster -------------------------------------------------------------------------
+
+
+def test_local_cluster_has_two_nodes_and_up_again_only_prints_exports(cluster):
+    again = run([str(SLURM_LOCAL), "up"], cluster)
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    assert lines and all(line.startswith("export ") for line in lines)  # for eval
+    assert exports(again.stdout)["SLURM_CONF"] == cluster["SLURM_CONF"]
+    nodes = run(["sinfo", "--noheader", "--Node", "--format=%N %P"], cluster).stdout.split()
+    assert nodes == ["n1", "local*", "n2", "local*"]
+    ranks = run(["srun", "-N2", "--ntasks-per-node=1", "printenv", "SLURM_NODEID"], cluster)
+    assert sorted(ranks.stdout.split()) == ["0", "1"], ranks.stderr
+
+
 # --- sweeps ---------------------------------------------------------------------------------
 
 
@@ -281,8 +296,8 @@ def test_preempted_submitit_job_is_requeued_and_resumes_bitwise(cluster, referen
 
 @pytest.fixture(scope="module")
 def time_limited_job(cluster, reference, base) -> dict:
-    """The README's sbatch job, brought to its time limit: submitted by the module's first
-    cluster test, and driven by a thread, so that its waiting (for SLURM's warning, for the
+    """The README's sbatch job, brought to its time limit: submitted by the first sweep
+    test, and driven by a thread, so that its waiting (for SLURM's warning, for the
     requeued job's start) overlaps the other tests.
 
     Once training holds at step 7 its time limit becomes 2 minutes: SLURM, which checks limits
@@ -349,9 +364,46 @@ def ddp_outputs(base: Path, tmp: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def srun_ddp(cluster, base) -> Path:
-    # the data first: two processes must not both generate it
+def ddp_data(base) -> Path:
+    """The DDP runs' data, made first: two processes must not both generate it."""
     instantiate(compose_config("train", ODD_SHAPES, base / "ddp").data).prepare_data()
+    return base / "ddp"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def torchrun_ddp(ddp_data, base) -> Path:
+    """The README's torchrun command run twice at once (two "machines"), without SLURM."""
+    argv = readme_command("torchrun --nnodes=2")
+    argv = [sys.executable, "-m", "torch.distributed.run", *argv[1:]]
+    tmp = base / "torchrun"
+    argv = with_overrides(
+        argv,
+        f"--rdzv-endpoint=127.0.0.1:{free_port()}",
+        f"--rdzv-id=test-{os.getpid()}",
+        *DDP_RUN,
+        *ddp_outputs(base, tmp),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    nodes = [
+        subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    errors = [node.communicate(timeout=300)[1] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], errors[0][-3000:] + errors[1][-3000:]
+    (folder,) = (tmp / "logs" / "train" / "runs").iterdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def srun_ddp(cluster, ddp_data, base) -> Path:
     tmp = base / "srun"
     argv = readme_command("srun -N2 --ntasks-per-node=1 python")
     result = run(with_overrides(argv, *DDP_RUN, *ddp_outputs(base, tmp)), cluster)
@@ -359,16 +411,6 @@ def srun_ddp(cluster, base) -> Path:
     (folder,) = (tmp / "logs" / "train" / "runs").iterdir()
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in result.stderr
     return folder
-
-
-def test_srun_two_node_ddp_writes_one_run_folder(srun_ddp):
-    assert sorted(p.name for p in (srun_ddp / "checkpoints").iterdir()) == [
-        "best.ckpt",
-        "last.ckpt",
-    ]
-    # 24 images over 2 ranks in batches of 4: 3 steps
-    assert load(srun_ddp / "checkpoints" / "last.ckpt")["global_step"] == 3
-    assert "epoch 1/1  step 3  train/loss" in (srun_ddp / "train.log").read_text()
 
 
 def in_process(entry, config: str, overrides: list[str], data_tmp: Path, out: Path) -> dict:
@@ -385,58 +427,44 @@ def in_process(entry, config: str, overrides: list[str], data_tmp: Path, out: Pa
         os.environ.update(environ)
 
 
-def test_srun_ddp_val_metrics_equal_one_process_and_its_checkpoint_resumes_on_one(
-    srun_ddp, base, tmp_path
-):
-    ddp = json.loads((srun_ddp / "metrics.json").read_text())
-    best = srun_ddp / "checkpoints" / "best.ckpt"
+def assert_one_run_folder_with_one_process_metrics(folder: Path, ddp_data: Path, tmp: Path):
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+    # 24 images over 2 ranks in batches of 4: 3 steps
+    assert load(folder / "checkpoints" / "last.ckpt")["global_step"] == 3
+    assert "epoch 1/1  step 3  train/loss" in (folder / "train.log").read_text()
+    ddp = json.loads((folder / "metrics.json").read_text())
+    best = folder / "checkpoints" / "best.ckpt"
     evaluated = [*ODD_SHAPES, "split=val", f"ckpt_path={best}"]
-    single = in_process(evaluate, "eval", evaluated, base / "ddp", tmp_path / "eval")
-    # one epoch: best.ckpt holds the weights the DDP validation ran on
+    single = in_process(evaluate, "eval", evaluated, ddp_data, tmp / "eval")
+    # one epoch: best.ckpt holds the weights the DDP validation ran on (15 images, unpadded)
     assert ddp["val/acc"] == pytest.approx(single["test/acc"], abs=1e-7)
     assert ddp["val/loss"] == pytest.approx(single["test/loss"], rel=1e-5)
 
+
+def test_torchrun_two_nodes_without_slurm_writes_one_run_folder(torchrun_ddp, ddp_data, tmp_path):
+    assert_one_run_folder_with_one_process_metrics(torchrun_ddp, ddp_data, tmp_path)
+
+
+def test_srun_two_node_ddp_writes_one_run_folder_the_same_as_torchrun(
+    srun_ddp, torchrun_ddp, ddp_data, tmp_path
+):
+    assert_one_run_folder_with_one_process_metrics(srun_ddp, ddp_data, tmp_path)
+    metrics = json.loads((srun_ddp / "metrics.json").read_text())
+    assert metrics == json.loads((torchrun_ddp / "metrics.json").read_text())
+    assert_bitwise_equal(
+        load(srun_ddp / "checkpoints" / "last.ckpt"),
+        load(torchrun_ddp / "checkpoints" / "last.ckpt"),
+    )
+
+
+def test_the_srun_ddp_checkpoint_resumes_on_one_process(srun_ddp, ddp_data, tmp_path):
     last = srun_ddp / "checkpoints" / "last.ckpt"
     resumed = [*ODD_SHAPES, "trainer.max_epochs=2", "test=false", f"ckpt_path={last}"]
     resumed += ["callbacks.rich_progress_bar=null", "callbacks.rich_model_summary=null"]
-    in_process(train_entry, "train", resumed, base / "ddp", tmp_path / "resumed")
+    in_process(train_entry, "train", resumed, ddp_data, tmp_path / "resumed")
     # one more epoch on one process: 24 images in batches of 4
     assert load(tmp_path / "resumed" / "checkpoints" / "last.ckpt")["global_step"] == 3 + 6
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_torchrun_two_nodes_without_slurm_gives_the_same_run(srun_ddp, base, tmp_path):
-    argv = readme_command("torchrun --nnodes=2")
-    argv = [sys.executable, "-m", "torch.distributed.run", *argv[1:]]
-    argv = with_overrides(
-        argv,
-        f"--rdzv-endpoint=127.0.0.1:{free_port()}",
-        f"--rdzv-id=test-{os.getpid()}",
-        *DDP_RUN,
-        *ddp_outputs(base, tmp_path),
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    nodes = [
-        subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for _ in range(2)
-    ]
-    results = [node.communicate(timeout=300) for node in nodes]
-    assert [node.returncode for node in nodes] == [0, 0], (
-        results[0][1][-3000:] + results[1][1][-3000:]
-    )
-    (folder,) = (tmp_path / "logs" / "train" / "runs").iterdir()
-    metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics == json.loads((srun_ddp / "metrics.json").read_text())
-    assert_bitwise_equal(
-        load(folder / "checkpoints" / "last.ckpt"), load(srun_ddp / "checkpoints" / "last.ckpt")
-    )
 
 
 # --- mistakes -----------------------------------------------------------------------------

@@ -9,7 +9,8 @@ run leaves exactly one folder. A Lightning-launched DDP rank gets rank 0's folde
 command line instead (entry/ddp_hydra.py), and a sweep job's folder is fixed by the sweep.
 
 The resolver ``rank_zero_dir`` (conf/hydra/default.yaml) is registered when this module is
-imported, which every script does through entry/cli.py.
+imported: by every script through entry/cli.py, and by our Hydra plugin package, which Hydra
+imports wherever it starts (a ``compose`` in a notebook or test too).
 """
 
 from __future__ import annotations

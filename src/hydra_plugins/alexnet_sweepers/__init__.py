@@ -4,3 +4,7 @@ Hydra instantiates plugins only from classes defined in the hydra_plugins namesp
 every module here at startup; so these are thin subclasses, and the sweepers' code lives in
 alexnet_lightning.sweeps (which imports optuna, torch and matplotlib only once a sweep starts).
 """
+
+# conf/hydra/default.yaml's run folder uses this resolver: registered wherever Hydra starts
+# (a compose() in a notebook or a test as well as the scripts)
+from alexnet_lightning.entry import launched_ranks  # noqa: E402, F401
