@@ -278,3 +278,21 @@ def test_a_tree_of_small_images_packs_and_crops_like_cifar10(tmp_path):
     images = next(iter(dm.val_dataloader()))[0]
     pixels = torch.from_numpy(np.load(root / "val_images.npy")).permute(0, 3, 1, 2)
     assert torch.equal(images, pixels[:8, :, 4:28, 4:28])
+
+
+def test_synthetic_archive_script_prints_the_md5_torchvision_then_accepts(tmp_path):
+    script = ROOT / "scripts" / "synthetic_cifar10.py"
+    command = [sys.executable, str(script), "--dest", str(tmp_path), "--per-batch", "4"]
+    result = subprocess.run([*command, "--test", "2"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    md5 = result.stdout.split("md5 ")[1].strip()
+    arrays = read_archive(tmp_path / ARCHIVE, md5)  # torchvision's reader
+    assert arrays.train_images.shape == (20, 32, 32, 3) and arrays.test_images.shape == (
+        2,
+        32,
+        32,
+        3,
+    )
+    assert arrays.train_images.dtype == np.uint8 and arrays.classes == list(CLASSES)
+    bad = subprocess.run([*command[:2], "--dest", "/proc/no"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --dest /proc/no: cannot write")
