@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.data.cifar10.synthetic import write_cifar10_archive
 from alexnet_lightning.data.packed.pack import pack_dataset
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
@@ -92,6 +93,10 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path, image_f
     cfg = compose_config("train", [f"{group}={option}"], tmp_path)
     if "train_per_class" in cfg.data:  # the generated shapes: keep them tiny
         overrides = [f"{group}={option}", *TINY_SHAPES]
+    elif cfg.data._target_.endswith("Cifar10DataModule"):  # a small archive, already there
+        md5 = write_cifar10_archive(tmp_path / "data" / "cifar-10-python.tar.gz", 4, 2)
+        overrides = [f"{group}={option}", f"data.md5={md5}", "data.val_size=4"]
+        overrides += ["model.net.variant=cifar"]
     else:  # a dataset on disk: point it at the generated folder (packed, for data=packed)
         root = image_folder
         if cfg.data._target_.endswith("PackedDataModule"):
