@@ -181,6 +181,11 @@ def test_a_corrupt_archive_in_place_is_set_aside_without_downloading(served, tmp
     assert server.requests.get(ARCHIVE, 0) == before
     assert (tmp_path / f"{ARCHIVE}.corrupt").stat().st_size == 1000
     assert not pack_folder(tmp_path / "cifar10", VAL, 0).exists()
+    # a second bad copy is set aside beside the first, which stays
+    (tmp_path / ARCHIVE).write_bytes(b"not gzip")
+    with pytest.raises(DataError, match=f"moved to {tmp_path / ARCHIVE}.corrupt.1;"):
+        datamodule(tmp_path, server.url(), md5).prepare_data()
+    assert (tmp_path / f"{ARCHIVE}.corrupt").stat().st_size == 1000
 
 
 def test_offline_names_the_url_and_the_command(tmp_path):
