@@ -19,6 +19,7 @@ from pathlib import Path
 
 from alexnet_lightning.data.cifar10.synthetic import write_cifar10_archive
 from alexnet_lightning.entry.cli import run_command
+from alexnet_lightning.errors import DataError
 
 ARCHIVE = "cifar-10-python.tar.gz"
 
@@ -43,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def write(args: argparse.Namespace) -> None:
     path = Path(args.dest) / ARCHIVE
-    md5 = write_cifar10_archive(path, args.per_batch, args.test, args.seed)
+    try:
+        md5 = write_cifar10_archive(path, args.per_batch, args.test, args.seed)
+    except OSError as err:
+        raise DataError(f"--dest {args.dest}: cannot write {path} ({err.strerror})") from None
     print(f"{path}: {5 * args.per_batch} train + {args.test} test images, md5 {md5}")
 
 

@@ -111,6 +111,7 @@ def benchmark_run(tmp_path_factory):
         "data.batch_size=8",
         "data.num_workers=1",
         f"packed_root={tmp / 'packed'}",
+        f"+data_paths.packed-w0={{group: packed, set: {{root: {tmp / 'packed'}, num_workers: 0}}}}",
         "accelerator=cpu",
         "loader_workers=[0,1]",
         "warmup_batches=2",
@@ -144,6 +145,11 @@ def test_every_data_path_gets_a_figure_or_a_reason(benchmark_run):
         # set against the plain loop timed right beside it, not minutes before
         beside = figures["plain_beside"]["median"]
         assert figures["of_ceiling"] == figures["end_to_end"]["median"] / beside > 0
+        assert figures["plain_timing"] == "before and after"  # its loader has a worker
+    # no workers: nothing is made ahead while the plain loop runs, so the two interleave
+    interleaved = paths["packed-w0"]
+    assert interleaved["plain_timing"] == "interleaved"
+    assert interleaved["of_ceiling"] == interleaved["of_plain_by_window"]["median"] > 0
     if not torch.cuda.is_available():
         assert paths["jpeg-gpu"] == {"note": "skipped: needs CUDA"}
         assert paths["packed-device"] == {"note": "skipped: needs CUDA"}

@@ -181,6 +181,11 @@ def test_a_corrupt_archive_in_place_is_set_aside_without_downloading(served, tmp
     assert server.requests.get(ARCHIVE, 0) == before
     assert (tmp_path / f"{ARCHIVE}.corrupt").stat().st_size == 1000
     assert not pack_folder(tmp_path / "cifar10", VAL, 0).exists()
+    # a second bad copy is set aside beside the first, which stays
+    (tmp_path / ARCHIVE).write_bytes(b"not gzip")
+    with pytest.raises(DataError, match=f"moved to {tmp_path / ARCHIVE}.corrupt.1;"):
+        datamodule(tmp_path, server.url(), md5).prepare_data()
+    assert (tmp_path / f"{ARCHIVE}.corrupt").stat().st_size == 1000
 
 
 def test_offline_names_the_url_and_the_command(tmp_path):
@@ -278,3 +283,21 @@ def test_a_tree_of_small_images_packs_and_crops_like_cifar10(tmp_path):
     images = next(iter(dm.val_dataloader()))[0]
     pixels = torch.from_numpy(np.load(root / "val_images.npy")).permute(0, 3, 1, 2)
     assert torch.equal(images, pixels[:8, :, 4:28, 4:28])
+
+
+def test_synthetic_archive_script_prints_the_md5_torchvision_then_accepts(tmp_path):
+    script = ROOT / "scripts" / "synthetic_cifar10.py"
+    command = [sys.executable, str(script), "--dest", str(tmp_path), "--per-batch", "4"]
+    result = subprocess.run([*command, "--test", "2"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    md5 = result.stdout.split("md5 ")[1].strip()
+    arrays = read_archive(tmp_path / ARCHIVE, md5)  # torchvision's reader
+    assert arrays.train_images.shape == (20, 32, 32, 3) and arrays.test_images.shape == (
+        2,
+        32,
+        32,
+        3,
+    )
+    assert arrays.train_images.dtype == np.uint8 and arrays.classes == list(CLASSES)
+    bad = subprocess.run([*command[:2], "--dest", "/proc/no"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --dest /proc/no: cannot write")

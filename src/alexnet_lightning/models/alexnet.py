@@ -14,8 +14,7 @@ from torch import nn
 
 from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.errors import CheckpointError, ConfigError
-from alexnet_lightning.models import cifar_net
-from alexnet_lightning.models.switches import activation, paper_lrn, pool_kernel
+from alexnet_lightning.models import cifar_net, switches
 from alexnet_lightning.models.variants import default_dropout, default_lrn
 
 # Channel widths of the five conv layers and the width of the two hidden linear layers.
@@ -28,30 +27,30 @@ _WIDTHS = {
 
 def _features(variant: str, act: str, lrn: bool, pool: str, groups: int) -> nn.Sequential:
     c1, c2, c3, c4, c5 = _WIDTHS[variant][0]
-    k = pool_kernel(pool)
+    k = switches.pool_kernel(pool)
 
     def normalised() -> list[nn.Module]:
         # Section 3.3: after the first two ReLUs.
-        return [paper_lrn()] if lrn else []
+        return [switches.paper_lrn()] if lrn else []
 
     # torchvision's layout uses an 11x11 stride-4 conv with padding 2 like the tutorial; the
     # paper does not state padding, and padding 2 gives its 55x55 first feature map at 224 px.
     # Section 3.2's two towers: conv2, conv4 and conv5 see only their own GPU's maps.
     layers: list[nn.Module] = [
         nn.Conv2d(3, c1, kernel_size=11, stride=4, padding=2),
-        activation(act),
+        switches.activation(act),
         *normalised(),
         nn.MaxPool2d(kernel_size=k, stride=2),
         nn.Conv2d(c1, c2, kernel_size=5, padding=2, groups=groups),
-        activation(act),
+        switches.activation(act),
         *normalised(),
         nn.MaxPool2d(kernel_size=k, stride=2),
         nn.Conv2d(c2, c3, kernel_size=3, padding=1),
-        activation(act),
+        switches.activation(act),
         nn.Conv2d(c3, c4, kernel_size=3, padding=1, groups=groups),
-        activation(act),
+        switches.activation(act),
         nn.Conv2d(c4, c5, kernel_size=3, padding=1, groups=groups),
-        activation(act),
+        switches.activation(act),
         nn.MaxPool2d(kernel_size=k, stride=2),
     ]
     return nn.Sequential(*layers)
@@ -62,10 +61,10 @@ def _classifier(variant: str, num_classes: int, dropout: float, act: str) -> nn.
     return nn.Sequential(
         nn.Dropout(p=dropout),
         nn.Linear(channels * 6 * 6, hidden),
-        activation(act),
+        switches.activation(act),
         nn.Dropout(p=dropout),
         nn.Linear(hidden, hidden),
-        activation(act),
+        switches.activation(act),
         nn.Linear(hidden, num_classes),
     )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from alexnet_lightning.models.switches import activation, paper_lrn, pool_kernel
+from alexnet_lightning.models import switches
 
 WIDTHS = (32, 32, 64)
 # The feature map at a 24 px crop; other sizes reach it through the adaptive pool.
@@ -24,23 +24,23 @@ FEATURE_SIDE = 3
 
 def features(act: str, lrn: bool, pool: str, groups: int) -> nn.Sequential:
     c1, c2, c3 = WIDTHS
-    k = pool_kernel(pool)
+    k = switches.pool_kernel(pool)
 
     def norm() -> list[nn.Module]:
-        return [paper_lrn()] if lrn else []
+        return [switches.paper_lrn()] if lrn else []
 
     # conv2 sees only its own tower's maps and conv3 sees both, as the paper's conv2 and conv3.
     return nn.Sequential(
         nn.Conv2d(3, c1, kernel_size=5, padding=2),
         nn.MaxPool2d(kernel_size=k, stride=2, ceil_mode=True),
-        activation(act),
+        switches.activation(act),
         *norm(),
         nn.Conv2d(c1, c2, kernel_size=5, padding=2, groups=groups),
-        activation(act),
+        switches.activation(act),
         nn.AvgPool2d(kernel_size=k, stride=2, ceil_mode=True),
         *norm(),
         nn.Conv2d(c2, c3, kernel_size=5, padding=2),
-        activation(act),
+        switches.activation(act),
         nn.AvgPool2d(kernel_size=k, stride=2, ceil_mode=True),
     )
 

@@ -9,6 +9,7 @@ nothing in it is used; the message says so, and the run that finds it downloads 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
 import tempfile
@@ -73,7 +74,11 @@ def fetch_archive(archive_dir: str | Path, url: str, md5: str, command: str) -> 
 
 def _set_aside(path: Path, md5: str, url: str, command: str, how: str) -> DataError:
     kept = path.with_name(path.name + CORRUPT_SUFFIX)
-    path.replace(kept)
+    for n in itertools.count(1):  # an earlier one set aside stays as it is
+        if not kept.exists():
+            break
+        kept = path.with_name(f"{path.name}{CORRUPT_SUFFIX}.{n}")
+    path.rename(kept)
     return DataError(
         f"the {how} CIFAR-10 archive {path} fails its md5 check (expected {md5}); nothing in "
         f"it was used and it was moved to {kept}; run `{command}` again to download "
