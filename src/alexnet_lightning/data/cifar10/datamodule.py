@@ -5,7 +5,7 @@ so a copy torchvision downloaded there is used as it is), reads it with torchvis
 it under ``root/val<val_size>-seed<split_seed>/``: ``val`` is ``val_size`` images drawn from the
 50,000 training images by ``split_seed``, ``train`` the rest, ``test`` the official 10,000. From
 then on it is a packed folder like any other: exact resume, DDP sharding, ten-crop and
-``packed_on_device`` (150 MB) as data=packed has them.
+``packed_on_device`` (154 MB for train and val) as data=packed has them.
 
 The paper's crop for CIFAR-10 is ``train_crop=paper`` with ``eval_resize_ratio=32/24``: a
 random 24 x 24 of the 32 x 32 image for training, the central 24 x 24 for evaluation.
