@@ -30,7 +30,7 @@ from alexnet_lightning.entry.evaluate import evaluate
 from alexnet_lightning.entry.train import train as train_entry
 
 from .conftest import ROOT, TINY_SHAPES, compose_config
-from .test_distributed import ODD_SHAPES
+from .test_distributed import ODD_DATA, ODD_SHAPES
 from .test_resume import EXACT, assert_bitwise_equal, fit_in_process, load, trainer_arg
 
 README = ROOT / "README.md"
@@ -260,7 +260,7 @@ def test_preempted_submitit_job_is_requeued_and_resumes_bitwise(cluster, referen
         readme_command("python scripts/train.py -m hydra/launcher=slurm_local model."),
         *EXACT_JOB,
         *outputs(tmp_path, base),
-        "model.optimizer.lr=0.003",  # EXACT's: one job
+        *[o for o in EXACT if o.startswith("model.optimizer.lr=")],  # one job, not the grid
         HOLD,
         "+callbacks.hold.step=7",
         f"+callbacks.hold.marker={marker}",
@@ -435,7 +435,7 @@ def assert_one_run_folder_with_one_process_metrics(folder: Path, ddp_data: Path,
     assert "epoch 1/1  step 3  train/loss" in (folder / "train.log").read_text()
     ddp = json.loads((folder / "metrics.json").read_text())
     best = folder / "checkpoints" / "best.ckpt"
-    evaluated = [*ODD_SHAPES, "split=val", f"ckpt_path={best}"]
+    evaluated = [*ODD_DATA, "split=val", f"ckpt_path={best}"]
     single = in_process(evaluate, "eval", evaluated, ddp_data, tmp / "eval")
     # one epoch: best.ckpt holds the weights the DDP validation ran on (15 images, unpadded)
     assert ddp["val/acc"] == pytest.approx(single["test/acc"], abs=1e-7)

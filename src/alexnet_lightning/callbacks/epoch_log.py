@@ -90,8 +90,11 @@ class EpochLog(ProgressBar):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epochs_timed += 1
+        # on every rank, enabled or not: reading the epoch's metrics computes them, which
+        # synchronises the ranks, and a read on rank 0 alone would meet another collective
+        line = self.line(trainer)
         if self._enabled and trainer.is_global_zero:
-            log.info("%s", self.line(trainer))
+            log.info("%s", line)
 
     def line(self, trainer: L.Trainer) -> str:
         now = time.perf_counter()

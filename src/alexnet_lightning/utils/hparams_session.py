@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
 
+from alexnet_lightning.models.variants import default_dropout, default_lrn
 from alexnet_lightning.sweeps.jobs import TRIAL_KEY
 
 # The keys a researcher sweeps, as config paths; a run lists those its config has.
@@ -52,6 +53,8 @@ HEADLINE = (
     "model.net.dropout",
     "seed",
 )
+# Switches whose null means "the variant's default": variant -> the value it builds.
+NET_DEFAULTS = {"model.net.dropout": default_dropout, "model.net.lrn": default_lrn}
 # The HParams table's metric columns, in this order (TensorBoard shows the first five).
 METRICS = ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")
 # Overrides that are sweeper plumbing, not a choice of the run.
@@ -138,6 +141,9 @@ def _value(cfg: DictConfig, key: str) -> bool | float | str | None:
     if is_path_key(key):
         return None
     node = OmegaConf.select(cfg, key, default=None)
+    if node is None and key in NET_DEFAULTS:
+        # null means the variant's own value: show the value the network was built with
+        return NET_DEFAULTS[key](OmegaConf.select(cfg, "model.net.variant", default="seed"))
     if key == "model.optimizer" and isinstance(node, DictConfig):
         target = node.get("_target_")
         return str(target).rsplit(".", 1)[-1] if target else None
