@@ -22,8 +22,11 @@ install: $(STAMP) ## create .venv and install the project with its dev tools
 train: $(STAMP) ## train on the built-in dataset (generated on first use); ARGS="key=value ..."
 	$(BIN)/python scripts/train.py $(ARGS)
 
-test: $(STAMP) ## run the whole test suite
-	$(BIN)/python -m pytest -q $(ARGS)
+# Two test processes: many tests wait on subprocesses, SLURM or the disk, and the second process
+# uses that time; a module's tests stay in one process (its fixtures are built once).
+TEST_WORKERS ?= 2
+test: $(STAMP) ## run the whole test suite (TEST_WORKERS=2 processes; ARGS="..." for pytest)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src scripts tests
