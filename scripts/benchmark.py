@@ -13,8 +13,8 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
 def main(cfg: DictConfig) -> None:
-    results = run_task("alexnet_lightning.benchmark:run_benchmark", cfg)
-    from alexnet_lightning.benchmark import format_table  # imported by the task already
+    results = run_task("alexnet_lightning.benchmarks.pipeline:run_benchmark", cfg)
+    from alexnet_lightning.benchmarks.pipeline import format_table  # imported by the task already
 
     print(format_table(results))
 

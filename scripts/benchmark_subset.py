@@ -28,9 +28,9 @@ from torch.utils.data import DataLoader
 from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.decode import DecodeRandomResizedCrop
 from alexnet_lightning.data.folder import ImageFiles, collate_skipping_bad
-from alexnet_lightning.data.imagenet import build_subset
-from alexnet_lightning.data.packed import pack_dataset
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
+from alexnet_lightning.dataset_tools.imagenet import build_subset
+from alexnet_lightning.dataset_tools.pack import pack_dataset
 
 WNIDS = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alexnet_lightning.data.imagenet.download import DATASETS, SIZES, download_imagenette
+from alexnet_lightning.dataset_tools.imagenet.download import DATASETS, SIZES, download_imagenette
 from alexnet_lightning.entry.cli import run_command
 
 

@@ -41,7 +41,7 @@ fi
 
 SECONDS=0
 echo "== data: $CLASSES x $PER_CLASS photo-sized JPEGs (500x375), packed at $SIDE px"
-$PY -m alexnet_lightning.data.photo_like --dest "$DATA/jpeg" --classes "$CLASSES" \
+$PY -m alexnet_lightning.dataset_tools.photo_like --dest "$DATA/jpeg" --classes "$CLASSES" \
     --per-class "$PER_CLASS" --size 500x375 --workers "$CORES"
 if [[ ! -f $DATA/packed/manifest.json ]] || ! grep -q '"side": '"$SIDE" "$DATA/packed/manifest.json"; then
     rm -rf "$DATA/packed"

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alexnet_lightning.data.imagenet import build_subset
 from alexnet_lightning.data.manifest import load_manifest
-from alexnet_lightning.data.packed import pack_dataset
+from alexnet_lightning.dataset_tools.imagenet import build_subset
+from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.entry.cli import run_command
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alexnet_lightning.data.packed import pack_dataset, read_packed_manifest
+from alexnet_lightning.data.packed.store import read_packed_manifest
+from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.entry.cli import run_command
 
 

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from alexnet_lightning.data.cifar10.synthetic import write_cifar10_archive
+from alexnet_lightning.dataset_tools.synthetic_cifar10 import write_cifar10_archive
 from alexnet_lightning.entry.cli import run_command
 from alexnet_lightning.errors import DataError
 

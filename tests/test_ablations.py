@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 from alexnet_lightning.config_checks import check_config
-from alexnet_lightning.data.cifar10.synthetic import write_cifar10_archive
+from alexnet_lightning.dataset_tools.synthetic_cifar10 import write_cifar10_archive
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.sweeps.jobs import write_job_record

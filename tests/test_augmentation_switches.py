@@ -8,9 +8,9 @@ import torch
 
 from alexnet_lightning.data.datamodule import ImageFolderDataModule, standalone_trainer
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
-from alexnet_lightning.data.packed.pack import pack_dataset
 from alexnet_lightning.data.shapes_datamodule import ShapesDataModule
 from alexnet_lightning.data.transforms import IMAGENET_MEAN, BatchAugment
+from alexnet_lightning.dataset_tools.pack import pack_dataset
 from tests.conftest import write_image_folder
 
 NO_AUGMENTATION = {"train_crop": "none", "hflip": False, "lighting_std": 0.0}

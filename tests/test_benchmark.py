@@ -12,10 +12,8 @@ import torch
 from omegaconf import OmegaConf, open_dict
 from torch.utils.data import DataLoader, Dataset
 
-from alexnet_lightning.benchmark import data_path_config, loader_rates
-from alexnet_lightning.data.datamodule import ImageFolderDataModule
-from alexnet_lightning.data.packed import pack_dataset
-from alexnet_lightning.timing import (
+from alexnet_lightning.benchmarks.pipeline import data_path_config, loader_rates
+from alexnet_lightning.benchmarks.timing import (
     Checksums,
     PSSSampler,
     loader_steps,
@@ -23,6 +21,8 @@ from alexnet_lightning.timing import (
     same_tensors,
     timed_windows,
 )
+from alexnet_lightning.data.datamodule import ImageFolderDataModule
+from alexnet_lightning.dataset_tools.pack import pack_dataset
 
 from .conftest import compose_config, write_image_folder
 from .test_train_run import only_run_folder, run_script
@@ -55,7 +55,7 @@ class FilledFirst(DataLoader):
 @pytest.mark.parametrize("drain", [True, False])
 def test_loader_windows_do_not_count_prefetched_batches(drain, monkeypatch):
     if not drain:  # what the old benchmark did: proves this test can fail
-        monkeypatch.setattr("alexnet_lightning.timing.queue_depth", lambda loader: 0)
+        monkeypatch.setattr("alexnet_lightning.benchmarks.timing.queue_depth", lambda loader: 0)
     # 2 workers x 2 samples x 25 ms: at most 2 / 0.05 = 40 batches, 80 images a second
     loader = FilledFirst(SlowSamples(0.025), batch_size=2, num_workers=2, prefetch_factor=4)
     rates = timed_windows(loader_steps(loader), warmup=1, windows=3, per_window=8)
@@ -185,7 +185,7 @@ def test_a_data_path_is_a_set_of_data_overrides(tmp_path):
 def test_window_clock_interleaves_another_loop_outside_its_own_windows():
     import lightning as L
 
-    from alexnet_lightning.timing import WindowClock
+    from alexnet_lightning.benchmarks.timing import WindowClock
 
     class Tiny(L.LightningModule):
         def __init__(self):

@@ -18,10 +18,10 @@ import torch
 from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.data.cifar10.archive import read_archive
 from alexnet_lightning.data.cifar10.datamodule import Cifar10DataModule, pack_folder
-from alexnet_lightning.data.cifar10.synthetic import CLASSES, write_cifar10_archive
 from alexnet_lightning.data.datamodule import standalone_trainer
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
-from alexnet_lightning.data.packed.pack import pack_dataset
+from alexnet_lightning.dataset_tools.pack import pack_dataset
+from alexnet_lightning.dataset_tools.synthetic_cifar10 import CLASSES, write_cifar10_archive
 from alexnet_lightning.errors import ConfigError, DataError
 
 from .conftest import EXACT_RUN, ROOT, write_image_folder

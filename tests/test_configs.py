@@ -14,8 +14,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alexnet_lightning.config_checks import check_config
-from alexnet_lightning.data.cifar10.synthetic import write_cifar10_archive
-from alexnet_lightning.data.packed.pack import pack_dataset
+from alexnet_lightning.dataset_tools.pack import pack_dataset
+from alexnet_lightning.dataset_tools.synthetic_cifar10 import write_cifar10_archive
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
 

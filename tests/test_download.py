@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from alexnet_lightning.data.imagenet import download as download_module
-from alexnet_lightning.data.imagenet import imagenet_names
-from alexnet_lightning.data.imagenet.download import Checksum, download_imagenette
-from alexnet_lightning.data.imagenet.extract import safe_extract
 from alexnet_lightning.data.manifest import load_manifest
+from alexnet_lightning.dataset_tools.imagenet import download as download_module
+from alexnet_lightning.dataset_tools.imagenet import imagenet_names
+from alexnet_lightning.dataset_tools.imagenet.download import Checksum, download_imagenette
+from alexnet_lightning.dataset_tools.imagenet.extract import safe_extract
 from alexnet_lightning.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from alexnet_lightning.data.imagenet import build_subset
+from alexnet_lightning.dataset_tools.imagenet import build_subset
 
 from .conftest import TINY_NET
 from .fake_imagenet import KAGGLE_NAMES, WNIDS, make_source

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from alexnet_lightning.data.imagenet import (
+from alexnet_lightning.data.manifest import load_manifest
+from alexnet_lightning.dataset_tools.imagenet import (
     IMAGENETTE,
     IMAGEWOOF,
     build_subset,
@@ -20,8 +21,7 @@ from alexnet_lightning.data.imagenet import (
     imagenet_names,
     resolve_class_list,
 )
-from alexnet_lightning.data.imagenet.matfile import MatFileError, load_mat
-from alexnet_lightning.data.manifest import load_manifest
+from alexnet_lightning.dataset_tools.imagenet.matfile import MatFileError, load_mat
 from alexnet_lightning.errors import ConfigError, DataError
 from tests.fake_imagenet import (
     DEVKIT_NAMES,

@@ -15,10 +15,11 @@ import torch
 from torchvision.transforms import v2
 
 from alexnet_lightning.data import datamodule as folder_dm
-from alexnet_lightning.data.packed import pack as pack_module
-from alexnet_lightning.data.packed import pack_dataset, read_packed_manifest
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
+from alexnet_lightning.data.packed.store import read_packed_manifest
 from alexnet_lightning.data.samplers import SeededSamples
+from alexnet_lightning.dataset_tools import pack as pack_module
+from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.errors import DataError
 
 from .conftest import EXACT_RUN, ROOT, TINY_NET, write_image_folder

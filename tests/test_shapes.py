@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alexnet_lightning.data.shapes import SHAPE_CLASSES, SOURCE, ensure_shapes_dataset
+from alexnet_lightning.dataset_tools.shapes import SHAPE_CLASSES, SOURCE, ensure_shapes_dataset
 from alexnet_lightning.errors import ConfigError, DataError
 
 SMALL = {"num_classes": 3, "train_per_class": 4, "val_per_class": 2, "image_size": 48, "seed": 0}

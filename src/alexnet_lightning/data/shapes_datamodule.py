@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from alexnet_lightning.data.datamodule import ImageFolderDataModule
-from alexnet_lightning.data.shapes import ensure_shapes_dataset
 
 
 class ShapesDataModule(ImageFolderDataModule):
@@ -37,4 +36,8 @@ class ShapesDataModule(ImageFolderDataModule):
         }
 
     def prepare_data(self) -> None:
+        # The one runtime door into the dataset tools: the built-in dataset is generated on
+        # first use, and a run on any other dataset never loads the generator.
+        from alexnet_lightning.dataset_tools.shapes import ensure_shapes_dataset
+
         ensure_shapes_dataset(self.root, **self.generator_args)

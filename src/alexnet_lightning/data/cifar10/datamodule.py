@@ -32,7 +32,7 @@ from alexnet_lightning.data.cifar10.archive import (
 )
 from alexnet_lightning.data.manifest import read_manifest
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
-from alexnet_lightning.data.packed.pack import pack_arrays
+from alexnet_lightning.data.packed.store import pack_arrays
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.files import exclusive_lock
 

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from alexnet_lightning.data.manifest import MANIFEST_NAME, read_manifest
+from alexnet_lightning.data.manifest import MANIFEST_NAME, read_manifest, write_manifest
 from alexnet_lightning.errors import DataError
+from alexnet_lightning.files import write_atomic
 
 FORMAT = "packed-1"
 PACK_HINT = (
@@ -116,3 +117,33 @@ class PackedSplit:
     def __getstate__(self) -> dict:
         # a spawned loader worker maps the file again rather than receive its pixels
         return {**self.__dict__, "_pixels": None}
+
+
+def pack_arrays(
+    dest: str | Path,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    classes: list[str],
+    names: list[str] | None = None,
+    **about: Any,
+) -> Path:
+    """Write images already decoded (split -> (uint8 N x side x side x 3, int64 N labels)) as a
+    pack at ``dest``: the arrays, then the manifest (with ``about``, e.g. the source) last."""
+    dst = Path(dest).expanduser()
+    dst.mkdir(parents=True, exist_ok=True)
+    sides = {images.shape[1:] for images, _ in splits.values()}
+    if len(sides) != 1 or any(images.dtype != np.uint8 for images, _ in splits.values()):
+        raise ValueError(f"the splits must be uint8 N x side x side x 3 alike, got {sides}")
+    for split, (images, labels) in splits.items():
+        write_atomic(images_path(dst, split), lambda file, a=images: np.save(file, a))
+        targets = np.asarray(labels, dtype=np.int64)
+        write_atomic(labels_path(dst, split), lambda file, a=targets: np.save(file, a))
+    manifest = {
+        "format": FORMAT,
+        "classes": list(classes),
+        "names": list(names or classes),
+        "side": int(next(iter(sides))[0]),
+        "counts": {split: len(labels) for split, (_, labels) in splits.items()},
+        **about,
+    }
+    write_manifest(dst, manifest)
+    return dst

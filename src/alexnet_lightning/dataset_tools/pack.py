@@ -34,7 +34,7 @@ from alexnet_lightning.data.packed.store import (
     images_path,
     labels_path,
 )
-from alexnet_lightning.data.progress import count_bar
+from alexnet_lightning.dataset_tools.progress import count_bar
 from alexnet_lightning.errors import ConfigError, DataError
 from alexnet_lightning.files import write_atomic, write_json
 
@@ -91,36 +91,6 @@ def pack_dataset(
         "counts": counts,
         "source": str(src),
         "skipped": skipped,
-    }
-    write_manifest(dst, manifest)
-    return dst
-
-
-def pack_arrays(
-    dest: str | Path,
-    splits: dict[str, tuple[np.ndarray, np.ndarray]],
-    classes: list[str],
-    names: list[str] | None = None,
-    **about: Any,
-) -> Path:
-    """Write images already decoded (split -> (uint8 N x side x side x 3, int64 N labels)) as a
-    pack at ``dest``: the arrays, then the manifest (with ``about``, e.g. the source) last."""
-    dst = Path(dest).expanduser()
-    dst.mkdir(parents=True, exist_ok=True)
-    sides = {images.shape[1:] for images, _ in splits.values()}
-    if len(sides) != 1 or any(images.dtype != np.uint8 for images, _ in splits.values()):
-        raise ValueError(f"the splits must be uint8 N x side x side x 3 alike, got {sides}")
-    for split, (images, labels) in splits.items():
-        write_atomic(images_path(dst, split), lambda file, a=images: np.save(file, a))
-        targets = np.asarray(labels, dtype=np.int64)
-        write_atomic(labels_path(dst, split), lambda file, a=targets: np.save(file, a))
-    manifest = {
-        "format": FORMAT,
-        "classes": list(classes),
-        "names": list(names or classes),
-        "side": int(next(iter(sides))[0]),
-        "counts": {split: len(labels) for split, (_, labels) in splits.items()},
-        **about,
     }
     write_manifest(dst, manifest)
     return dst

@@ -13,9 +13,9 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alexnet_lightning.data.imagenet.classes import is_wnid, parse_synset_mapping
-from alexnet_lightning.data.imagenet.matfile import MatFileError, load_mat
 from alexnet_lightning.data.manifest import is_image_file
+from alexnet_lightning.dataset_tools.imagenet.classes import is_wnid, parse_synset_mapping
+from alexnet_lightning.dataset_tools.imagenet.matfile import MatFileError, load_mat
 from alexnet_lightning.errors import DataError
 
 KAGGLE_DATA = Path("ILSVRC/Data/CLS-LOC")

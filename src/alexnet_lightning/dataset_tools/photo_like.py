@@ -1,5 +1,5 @@
 """Photo-sized JPEGs to measure with, made in parallel: ``python -m
-alexnet_lightning.data.photo_like --dest DIR --classes 8 --per-class 600 --size 500x375``.
+alexnet_lightning.dataset_tools.photo_like --dest DIR --classes 8 --per-class 600 --size 500x375``.
 
 Smooth random content (coarse noise, upsampled bicubically) compresses and decodes like a
 photograph (white noise would make huge, slow files). Each image depends only on its class,

@@ -31,10 +31,7 @@ from lightning.pytorch.utilities import move_data_to_device
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
-from alexnet_lightning.config_checks import check_config
-from alexnet_lightning.data.datamodule import standalone_trainer
-from alexnet_lightning.errors import ConfigError
-from alexnet_lightning.timing import (
+from alexnet_lightning.benchmarks.timing import (
     Checksums,
     PSSSampler,
     WindowClock,
@@ -46,10 +43,13 @@ from alexnet_lightning.timing import (
     timed_windows,
     workers_pss_mb,
 )
+from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.data.datamodule import standalone_trainer
+from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.run_files import write_json
 
 log = logging.getLogger(__name__)
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 

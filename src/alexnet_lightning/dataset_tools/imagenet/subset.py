@@ -16,21 +16,25 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from alexnet_lightning.data.imagenet.classes import imagenet_names, is_wnid, resolve_class_list
-from alexnet_lightning.data.imagenet.layouts import SourceLayout, detect_layout
-from alexnet_lightning.data.imagenet.transfer import (
-    SKIPPED,
-    TransferOptions,
-    output_name,
-    transfer_batch,
-)
 from alexnet_lightning.data.manifest import (
     MANIFEST_NAME,
     count_images,
     make_manifest,
     write_manifest,
 )
-from alexnet_lightning.data.progress import count_bar
+from alexnet_lightning.dataset_tools.imagenet.classes import (
+    imagenet_names,
+    is_wnid,
+    resolve_class_list,
+)
+from alexnet_lightning.dataset_tools.imagenet.layouts import SourceLayout, detect_layout
+from alexnet_lightning.dataset_tools.imagenet.transfer import (
+    SKIPPED,
+    TransferOptions,
+    output_name,
+    transfer_batch,
+)
+from alexnet_lightning.dataset_tools.progress import count_bar
 from alexnet_lightning.errors import ConfigError, DataError
 from alexnet_lightning.files import write_json
 

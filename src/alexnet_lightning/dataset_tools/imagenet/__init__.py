@@ -4,7 +4,7 @@ Both produce an ImageFolder tree (train/<wnid>/, val/<wnid>/) with a manifest.js
 `classes` and `names` the training code reads (data/manifest.py).
 """
 
-from alexnet_lightning.data.imagenet.classes import (
+from alexnet_lightning.dataset_tools.imagenet.classes import (
     IMAGENETTE,
     IMAGEWOOF,
     NAMED_LISTS,
@@ -14,9 +14,9 @@ from alexnet_lightning.data.imagenet.classes import (
     read_wnid_file,
     resolve_class_list,
 )
-from alexnet_lightning.data.imagenet.download import KNOWN_CHECKSUMS, download_imagenette
-from alexnet_lightning.data.imagenet.layouts import SourceLayout, detect_layout
-from alexnet_lightning.data.imagenet.subset import build_subset
+from alexnet_lightning.dataset_tools.imagenet.download import KNOWN_CHECKSUMS, download_imagenette
+from alexnet_lightning.dataset_tools.imagenet.layouts import SourceLayout, detect_layout
+from alexnet_lightning.dataset_tools.imagenet.subset import build_subset
 
 __all__ = [
     "IMAGENETTE",

@@ -13,15 +13,15 @@ import urllib.parse
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from alexnet_lightning.data.imagenet.classes import imagenet_names, is_wnid
-from alexnet_lightning.data.imagenet.extract import safe_extract
-from alexnet_lightning.data.imagenet.fetch import fetch, file_digest, part_path
 from alexnet_lightning.data.manifest import (
     count_images,
     load_manifest,
     make_manifest,
     write_manifest,
 )
+from alexnet_lightning.dataset_tools.imagenet.classes import imagenet_names, is_wnid
+from alexnet_lightning.dataset_tools.imagenet.extract import safe_extract
+from alexnet_lightning.dataset_tools.imagenet.fetch import fetch, file_digest, part_path
 from alexnet_lightning.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
