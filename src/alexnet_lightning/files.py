@@ -11,7 +11,6 @@ A failed write deletes its temp file; one killed mid-write leaves it, never the 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import uuid
@@ -79,15 +78,3 @@ def write_json(path: str | Path, data: Any, *, end: str = "", **dumps: Any) -> P
     """``json.dumps(data, **dumps) + end`` as UTF-8, atomically (``dumps``: indent, sort_keys,
     ensure_ascii; each file keeps the layout it always had)."""
     return write_text(path, json.dumps(data, **dumps) + end)
-
-
-@contextlib.contextmanager
-def exclusive_lock(lock_path: str | Path) -> Iterator[None]:
-    """Exclusive advisory lock, for builds that several processes (DDP ranks, sweep jobs) may
-    start at once; released by the kernel even if the process is killed."""
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor drops the lock
