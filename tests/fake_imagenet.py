@@ -7,12 +7,13 @@ a PNG named .JPEG, and (unlike ImageNet) a truncated JPEG that must be skipped.
 from __future__ import annotations
 
 import io
-import random
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 from PIL import Image
+
+from alexnet_lightning.dataset_tools.photo_like import noise_image
 
 WNIDS = ["n01440764", "n02102040", "n02979186"]
 # Devkit IDs deliberately not in sorted-wnid order, as in the real meta.mat.
@@ -23,9 +24,8 @@ SPECIAL_SUFFIXES = ("cmyk", "grey", "png", "truncated")
 
 
 def _jpeg_bytes(size: tuple[int, int], mode: str = "RGB", seed: int = 0) -> bytes:
-    rng = random.Random(seed)
     # Noise, so a truncated file really lacks image data (a flat colour compresses to nothing).
-    image = Image.frombytes(mode, size, rng.randbytes(size[0] * size[1] * len(mode)))
+    image = noise_image(np.random.default_rng(seed), size, mode=mode)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
