@@ -1,6 +1,8 @@
-"""Measure throughput on this machine: `python scripts/benchmark.py [key=value ...]`."""
+"""Measure throughput on this machine: `python scripts/benchmark.py [key=value ...]`; the method
+is printed by --help (alexnet_lightning/benchmarks/pipeline.py)."""
 
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -20,4 +22,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # Hydra's help lists keys; the method comes first
+        from alexnet_lightning.benchmarks import pipeline
+
+        print(pipeline.__doc__)
     main()
