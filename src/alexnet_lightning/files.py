@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -76,5 +77,16 @@ def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
 
 def write_json(path: str | Path, data: Any, *, end: str = "", **dumps: Any) -> Path:
     """``json.dumps(data, **dumps) + end`` as UTF-8, atomically (``dumps``: indent, sort_keys,
-    ensure_ascii; each file keeps the layout it always had)."""
-    return write_text(path, json.dumps(data, **dumps) + end)
+    ensure_ascii; each file keeps the layout it always had). NaN and infinities become null:
+    JSON has no such numbers, and readers other than Python's reject them."""
+    return write_text(path, json.dumps(_finite(data), **dumps) + end)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
