@@ -158,36 +158,6 @@ def _model(cfg: DictConfig, names: list[str], **model_changes: Any) -> Any:
     return model
 
 
-def plain_loop_steps(
-    model: Any,
-    batches: list,
-    augment: Callable[[Any], Any],
-    precision: str,
-    seed: int,
-    checksums: Checksums | None = None,
-) -> Iterator[int]:
-    """(2) Forward, loss, backward, optimizer step, written out in plain PyTorch with the
-    switches Trainer.fit gets (precision; model.channels_last and model.compile act inside the
-    module), on the given on-device batches through ``augment``; yields each step's images."""
-    device = model.device
-    optimizer = instantiate(model.hparams.optimizer)(params=model.parameters())
-    model.train()
-    dtype = AUTOCAST_DTYPES.get(str(precision))
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    torch.manual_seed(seed)  # the same augmentation draws as Trainer.fit's
-    for batch in itertools.cycle(batches):
-        images, targets = augment(batch)
-        if checksums is not None:
-            checksums.add((images, targets))
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = model.criterion(model(images), targets)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        yield images.shape[0]
-
-
 def plain_loop(
     model: Any,
     batches: list,
@@ -196,13 +166,35 @@ def plain_loop(
     cfg: DictConfig,
     checksums: Checksums | None = None,
 ) -> Callable[[int, int], list[float]]:
-    """The plain loop (see ``plain_loop_steps``) as ``time(warmup, windows)``: ``warmup`` more
-    steps untimed, then ``windows`` windows of ``cfg.window_batches`` steps, back to back,
-    each one's images/s. Called again, it goes on where it stopped (to interleave with
-    another loop's windows)."""
-    steps = plain_loop_steps(model, batches, augment, precision, cfg.seed, checksums)
-    sync = device_sync(model.device)
-    return lambda warmup, windows: timed_windows(steps, warmup, windows, cfg.window_batches, sync)
+    """(2) Forward, loss, backward, optimizer step, written out in plain PyTorch with the
+    switches Trainer.fit gets (precision; model.channels_last and model.compile act inside the
+    module), on the given on-device batches through ``augment``.
+
+    Returned as ``time(warmup, windows)``: ``warmup`` more steps untimed, then ``windows``
+    windows of ``cfg.window_batches`` steps, back to back, each one's images/s. Called again,
+    it goes on where it stopped (to interleave with another loop's windows)."""
+    device = model.device
+    optimizer = instantiate(model.hparams.optimizer)(params=model.parameters())
+    dtype = AUTOCAST_DTYPES.get(str(precision))
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+    def steps() -> Iterator[int]:
+        model.train()
+        torch.manual_seed(cfg.seed)  # the same augmentation draws as Trainer.fit's
+        for batch in itertools.cycle(batches):
+            images, targets = augment(batch)
+            if checksums is not None:
+                checksums.add((images, targets))
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                loss = model.criterion(model(images), targets)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            yield images.shape[0]
+
+    running, sync = steps(), device_sync(device)
+    return lambda warmup, windows: timed_windows(running, warmup, windows, cfg.window_batches, sync)
 
 
 class _Repeated(torch.utils.data.Dataset):
