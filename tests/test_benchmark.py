@@ -56,7 +56,7 @@ class FilledFirst(DataLoader):
 
 @pytest.mark.parametrize("drain", [True, False])
 def test_loader_windows_do_not_count_prefetched_batches(drain, monkeypatch):
-    if not drain:  # what the old benchmark did: proves this test can fail
+    if not drain:  # windows served from the filled queue: proves this test can fail
         monkeypatch.setattr("alexnet_lightning.benchmarks.timing.queue_depth", lambda loader: 0)
     # 2 workers x 2 samples x 25 ms: at most 2 / 0.05 = 40 batches, 80 images a second
     loader = FilledFirst(SlowSamples(0.025), batch_size=2, num_workers=2, prefetch_factor=4)
@@ -100,8 +100,8 @@ def test_without_psutil_memory_is_not_measured_and_the_table_says_why(benchmark_
 
 
 def test_worker_memory_is_read_while_a_short_loader_run_has_its_workers(image_folder):
-    """A loader run shorter than the sampler's interval falls between two of its readings (it
-    once read 0 MB of workers on an idle machine); loader_rates reads while they are alive."""
+    """A loader run shorter than the sampler's interval falls between two of its readings (0 MB
+    of workers on an idle machine); loader_rates reads while they are alive."""
     datamodule = ImageFolderDataModule(
         str(image_folder), num_classes=3, image_size=64, batch_size=2, persistent_workers=True
     )

@@ -77,7 +77,7 @@ def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
 
 def write_json(path: str | Path, data: Any, *, end: str = "", **dumps: Any) -> Path:
     """``json.dumps(data, **dumps) + end`` as UTF-8, atomically (``dumps``: indent, sort_keys,
-    ensure_ascii; each file keeps the layout it always had). NaN and infinities become null:
+    ensure_ascii: each kind of file has its own layout). NaN and infinities become null:
     JSON has no such numbers, and readers other than Python's reject them."""
     return write_text(path, json.dumps(_finite(data), **dumps) + end)
 

@@ -204,6 +204,7 @@ def _squeeze(dst: Path, split: str, keep: np.ndarray) -> None:
 
 def _rewrite_shape(path: Path, shape: tuple[int, ...]) -> None:
     """Give a .npy file a smaller first dimension in place: same header length, file cut."""
+    # numpy cannot: open_memmap(mode="r+") keeps the file's shape, a memmap cannot resize
     with open(path, "r+b") as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
