@@ -21,6 +21,7 @@ from PIL import Image
 from alexnet_lightning.dataset_tools.builds import run_jobs
 
 Job = tuple[str, int, int, int, int, int]
+CHUNK = 64  # images per worker task: keeps the pool balanced, each task worth a process hop
 
 
 def noise_image(
@@ -82,7 +83,7 @@ def write_photo_like(
                 path = folder / f"{index:05d}.jpg"
                 if not path.exists():
                     todo.append((str(path), label, index, *size, split_seed))
-    jobs = [(todo[i : i + 64],) for i in range(0, len(todo), 64)]
+    jobs = [(todo[i : i + CHUNK],) for i in range(0, len(todo), CHUNK)]
     total = len(names) * (per_class + val_per_class)
     run_jobs(
         _write,
