@@ -26,6 +26,7 @@ in conf/benchmark.yaml; ``benchmark.json`` with every window and ``table.md`` in
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -316,7 +317,7 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
 
         # (2) and (3): the same uint8 batches on the device, the same augmentation
         batches = device_batches(datamodule, cfg.window_batches, device)
-        augment = _augment_with(datamodule, device)
+        augment = functools.partial(datamodule.on_after_batch_transfer, dataloader_idx=0)
         compute = {}
         for name, case in compute_cases(cfg).items():
             changes = {"channels_last": case["channels_last"], "compile": case["compile"]}
@@ -391,13 +392,6 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
 def _progress(what: str, rates: list[float]) -> None:
     """Each figure as soon as it exists: a check cut short by its time limit still tells."""
     log.info("%s: %.0f images/s (median of %s)", what, summarise(rates)["median"], len(rates))
-
-
-def _augment_with(datamodule: Any, device: torch.device) -> Callable[[Any], Any]:
-    def augment(batch: Any) -> Any:
-        return datamodule.on_after_batch_transfer(batch, 0)
-
-    return augment
 
 
 def data_path_figures(
