@@ -1,6 +1,10 @@
-"""Measure throughput on this machine: `python scripts/benchmark.py [key=value ...]`."""
+"""Measure throughput on this machine: `python scripts/benchmark.py [key=value ...]`; the method
+is printed by --help (alexnet_lightning/benchmarks/pipeline.py)."""
 
+import ast
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -20,4 +24,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # Hydra's help lists keys; the method comes first
+        module = importlib.util.find_spec("alexnet_lightning.benchmarks.pipeline").origin
+        print(ast.get_docstring(ast.parse(Path(module).read_text())))  # no torch import for it
     main()

@@ -13,16 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from alexnet_lightning.dataset_tools.cli import run_tool, tool_parser
 from alexnet_lightning.dataset_tools.imagenet.download import DATASETS, SIZES, download_imagenette
-from alexnet_lightning.entry.cli import run_command
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def make_parser() -> argparse.ArgumentParser:
+    parser = tool_parser(__doc__, progress=True)
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="imagenette")
     parser.add_argument(
         "--size", choices=list(SIZES), default="320", help="shorter side of the images"
@@ -37,13 +33,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="do not check the built-in checksums (if fast.ai republished a file)",
     )
     parser.add_argument("--keep-archive", action="store_true", help="keep the .tgz afterwards")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_command(lambda: download(args))
+    return run_tool(make_parser(), download, argv)
 
 
 def download(args: argparse.Namespace) -> None:

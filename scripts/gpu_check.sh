@@ -5,7 +5,7 @@
 #   - the Lightning tax: Trainer.fit versus the plain loop on the same on-device batches;
 #   - each data path end to end (jpeg-cpu, jpeg-gpu = nvJPEG, packed-host, packed-device) with
 #     its share of the ceiling and of its own input rate.
-# All cases run in ONE Python process (scripts/benchmark.py); see src/alexnet_lightning/benchmark.py
+# All cases run in ONE Python process (scripts/benchmark.py; its method: --help).
 #
 # Device command (the `run` tool; first, on the CPU machine: bash /work/shared/device/wheels.sh
 # from the worktree root, then carry [".whl"], timeout_s 300):
@@ -37,6 +37,11 @@ else
          "compute_cases={fp32: {precision: 32-true, channels_last: false},
                          bf16: {precision: bf16-mixed, channels_last: false},
                          bf16_channels_last_compile: {compile: true}}")
+fi
+
+if ! $PY -c "import psutil" 2>/dev/null; then
+    # the GPU machine's bare python may lack it; a psutil wheel in .whl/ brings it there
+    echo "== psutil is not installed: the table reports worker memory (PSS) as not measured"
 fi
 
 SECONDS=0

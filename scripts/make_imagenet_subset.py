@@ -14,17 +14,13 @@ import argparse
 import sys
 
 from alexnet_lightning.data.manifest import load_manifest
+from alexnet_lightning.dataset_tools.cli import run_tool, tool_parser
 from alexnet_lightning.dataset_tools.imagenet import build_subset
 from alexnet_lightning.dataset_tools.pack import pack_dataset
-from alexnet_lightning.entry.cli import run_command
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def make_parser() -> argparse.ArgumentParser:
+    parser = tool_parser(__doc__, workers=True, progress=True)
     parser.add_argument(
         "--source",
         required=True,
@@ -60,14 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--pack-dest", help="where --pack writes (default <dest>_packed)")
     parser.add_argument("--pack-side", type=int, default=256, help="--pack's side (default 256)")
-    parser.add_argument("--workers", type=int, help="parallel processes (default: CPU count)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_command(lambda: build(args))
+    return run_tool(make_parser(), build, argv)
 
 
 def build(args: argparse.Namespace) -> None:

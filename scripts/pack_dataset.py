@@ -14,29 +14,22 @@ import argparse
 import sys
 
 from alexnet_lightning.data.packed.store import read_packed_manifest
+from alexnet_lightning.dataset_tools.cli import run_tool, tool_parser
 from alexnet_lightning.dataset_tools.pack import pack_dataset
-from alexnet_lightning.entry.cli import run_command
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def make_parser() -> argparse.ArgumentParser:
+    parser = tool_parser(__doc__, workers=True, progress=True)
     parser.add_argument("--source", required=True, help="ImageFolder tree: train/, val/, test/")
     parser.add_argument("--dest", required=True, help="output folder (new, or an unfinished pack)")
     parser.add_argument(
         "--side", type=int, default=256, help="shorter side resized to this, central square kept"
     )
-    parser.add_argument("--workers", type=int, help="parallel processes (default: CPU count)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_command(lambda: pack(args))
+    return run_tool(make_parser(), pack, argv)
 
 
 def pack(args: argparse.Namespace) -> None:

@@ -17,29 +17,24 @@ import argparse
 import sys
 from pathlib import Path
 
+from alexnet_lightning.dataset_tools.cli import run_tool, tool_parser
 from alexnet_lightning.dataset_tools.synthetic_cifar10 import write_cifar10_archive
-from alexnet_lightning.entry.cli import run_command
 from alexnet_lightning.errors import DataError
 
 ARCHIVE = "cifar-10-python.tar.gz"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def make_parser() -> argparse.ArgumentParser:
+    parser = tool_parser(__doc__)
     parser.add_argument("--dest", required=True, help=f"folder to write {ARCHIVE} into")
     parser.add_argument("--per-batch", type=int, default=10_000, help="images per train batch")
     parser.add_argument("--test", type=int, default=10_000, help="test images")
     parser.add_argument("--seed", type=int, default=0, help="the images' random generator")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_command(lambda: write(args))
+    return run_tool(make_parser(), write, argv)
 
 
 def write(args: argparse.Namespace) -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
-from PIL import Image
+
+from alexnet_lightning.dataset_tools.photo_like import noise_image
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -32,9 +33,8 @@ def write_image_folder(
             folder.mkdir(parents=True, exist_ok=True)
             base = np.array([(index * 97) % 256, (index * 53 + 80) % 256, (index * 151) % 256])
             for i in range(count):
-                noise = rng.integers(-30, 30, size=(size[1], size[0], 3))
-                pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(folder / f"{cls}_{i:03d}.jpg", quality=90)
+                image = noise_image(rng, size, base=base, spread=30)
+                image.save(folder / f"{cls}_{i:03d}.jpg", quality=90)
     return root
 
 

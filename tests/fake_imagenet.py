@@ -7,12 +7,13 @@ a PNG named .JPEG, and (unlike ImageNet) a truncated JPEG that must be skipped.
 from __future__ import annotations
 
 import io
-import random
-import struct
-import zlib
 from pathlib import Path
 
+import numpy as np
+import scipy.io
 from PIL import Image
+
+from alexnet_lightning.dataset_tools.photo_like import noise_image
 
 WNIDS = ["n01440764", "n02102040", "n02979186"]
 # Devkit IDs deliberately not in sorted-wnid order, as in the real meta.mat.
@@ -23,9 +24,8 @@ SPECIAL_SUFFIXES = ("cmyk", "grey", "png", "truncated")
 
 
 def _jpeg_bytes(size: tuple[int, int], mode: str = "RGB", seed: int = 0) -> bytes:
-    rng = random.Random(seed)
     # Noise, so a truncated file really lacks image data (a flat colour compresses to nothing).
-    image = Image.frombytes(mode, size, rng.randbytes(size[0] * size[1] * len(mode)))
+    image = noise_image(np.random.default_rng(seed), size, mode=mode)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
@@ -96,81 +96,15 @@ def make_source(
     return info
 
 
-# --- a minimal MATLAB level-5 writer (little-endian), enough to fake the devkit's meta.mat ---
-
-MI_INT8, MI_UINT8, MI_INT32, MI_UINT16, MI_UINT32, MI_DOUBLE = 1, 2, 5, 4, 6, 9
-MI_MATRIX, MI_COMPRESSED = 14, 15
-MX_STRUCT, MX_CHAR, MX_DOUBLE = 2, 4, 6
-
-
-def _element(kind: int, payload: bytes) -> bytes:
-    if 0 < len(payload) <= 4:
-        return struct.pack("<HH", kind, len(payload)) + payload.ljust(4, b"\0")
-    return struct.pack("<II", kind, len(payload)) + payload + b"\0" * (-len(payload) % 8)
-
-
-def _matrix(mx_class: int, dims: tuple[int, ...], data: bytes, name: str = "") -> bytes:
-    body = (
-        _element(MI_UINT32, struct.pack("<II", mx_class, 0))
-        + _element(MI_INT32, struct.pack(f"<{len(dims)}i", *dims))
-        + _element(MI_INT8, name.encode())
-        + data
-    )
-    return struct.pack("<II", MI_MATRIX, len(body)) + body
-
-
-def mat_char(text: str) -> bytes:
-    return _matrix(MX_CHAR, (1, len(text)), _element(MI_UINT16, text.encode("utf-16-le")))
-
-
-def mat_double(value: float) -> bytes:
-    # MATLAB stores small whole doubles as uint8 data; the reader must cope.
-    if float(value).is_integer() and 0 <= value < 256:
-        return _matrix(MX_DOUBLE, (1, 1), _element(MI_UINT8, bytes([int(value)])))
-    return _matrix(MX_DOUBLE, (1, 1), _element(MI_DOUBLE, struct.pack("<d", value)))
-
-
-def mat_empty() -> bytes:
-    return struct.pack("<II", MI_MATRIX, 0)
-
-
-def mat_struct(name: str, rows: list[dict[str, bytes]]) -> bytes:
-    fields = list(rows[0])
-    data = _element(MI_INT32, struct.pack("<i", 32)) + _element(
-        MI_INT8, b"".join(f.encode().ljust(32, b"\0") for f in fields)
-    )
-    data += b"".join(row[f] for row in rows for f in fields)
-    return _matrix(MX_STRUCT, (len(rows), 1), data, name)
-
-
-def write_mat(path: Path, variables: list[bytes], compress: bool = True) -> None:
-    header = b"MATLAB 5.0 MAT-file, written by the alexnet-lightning tests".ljust(116, b" ")
-    out = header + b"\0" * 8 + struct.pack("<H", 0x0100) + b"IM"
-    for variable in variables:
-        if compress:
-            packed = zlib.compress(variable)
-            out += struct.pack("<II", MI_COMPRESSED, len(packed)) + packed
-        else:
-            out += variable
-    path.write_bytes(out)
-
-
 def write_meta_mat(path: Path, compress: bool = True) -> None:
-    """A meta.mat like the devkit's: leaf synsets (IDs 1..1000) plus a non-leaf one."""
-
-    def synset(ilsvrc_id: int, wnid: str, words: str, children: int) -> dict[str, bytes]:
-        return {
-            "ILSVRC2012_ID": mat_double(ilsvrc_id),
-            "WNID": mat_char(wnid),
-            "words": mat_char(words),
-            "gloss": mat_char(f"gloss of {wnid}"),
-            "num_children": mat_double(children),
-            "children": mat_empty(),
-            "wordnet_height": mat_double(0),
-            "num_train_images": mat_double(1300),
-        }
-
-    rows = [synset(DEVKIT_IDS[w], w, DEVKIT_NAMES[w], 0) for w in WNIDS]
-    rows.insert(1, synset(1, "n02119789", "kit fox, Vulpes macrotis", 0))
-    rows.append(synset(1001, "n00001740", "entity", 3))
-    write_mat(path, [mat_struct("synsets", rows)], compress)
+    """A meta.mat in the devkit's layout: leaf synsets (IDs 1..1000) plus a non-leaf one."""
+    fields = ("ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children")
+    rows = [(DEVKIT_IDS[w], w, DEVKIT_NAMES[w], 0) for w in WNIDS]
+    rows.insert(1, (1, "n02119789", "kit fox, Vulpes macrotis", 0))
+    rows.append((1001, "n00001740", "entity", 3))
+    synsets = np.empty((len(rows), 1), dtype=[(f, object) for f in fields])
+    for i, (ilsvrc_id, wnid, words, children) in enumerate(rows):
+        # MATLAB keeps numbers as 1x1 doubles; a leaf's children is an empty matrix
+        kids = np.zeros((1, 0)) if not children else np.arange(1.0, children + 1)[None]
+        synsets[i, 0] = (float(ilsvrc_id), wnid, words, f"gloss of {wnid}", float(children), kids)
+    scipy.io.savemat(path, {"synsets": synsets}, do_compression=compress)

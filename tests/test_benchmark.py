@@ -9,10 +9,11 @@ import time
 
 import pytest
 import torch
+from hydra import initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 from torch.utils.data import DataLoader, Dataset
 
-from alexnet_lightning.benchmarks.pipeline import data_path_config, loader_rates
+from alexnet_lightning.benchmarks.pipeline import data_path_config, format_table, loader_rates
 from alexnet_lightning.benchmarks.timing import (
     Checksums,
     PSSSampler,
@@ -23,8 +24,9 @@ from alexnet_lightning.benchmarks.timing import (
 )
 from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.dataset_tools.pack import pack_dataset
+from alexnet_lightning.errors import ConfigError
 
-from .conftest import compose_config, write_image_folder
+from .conftest import CONF, compose_config, write_image_folder
 from .test_train_run import only_run_folder, run_script
 
 
@@ -54,7 +56,7 @@ class FilledFirst(DataLoader):
 
 @pytest.mark.parametrize("drain", [True, False])
 def test_loader_windows_do_not_count_prefetched_batches(drain, monkeypatch):
-    if not drain:  # what the old benchmark did: proves this test can fail
+    if not drain:  # windows served from the filled queue: proves this test can fail
         monkeypatch.setattr("alexnet_lightning.benchmarks.timing.queue_depth", lambda loader: 0)
     # 2 workers x 2 samples x 25 ms: at most 2 / 0.05 = 40 batches, 80 images a second
     loader = FilledFirst(SlowSamples(0.025), batch_size=2, num_workers=2, prefetch_factor=4)
@@ -84,9 +86,22 @@ def test_pss_counts_a_shared_page_once_across_processes():
     assert own <= rss * 1.01
 
 
+def test_without_psutil_memory_is_not_measured_and_the_table_says_why(benchmark_run, monkeypatch):
+    from alexnet_lightning.benchmarks import timing
+
+    monkeypatch.setattr(timing, "psutil", None)
+    with timing.PSSSampler(interval=3600) as memory:
+        memory.sample()
+    assert (memory.main_mb, memory.workers_mb) == (0.0, 0.0) and not timing.pss_available()
+    data, _ = benchmark_run
+    table = format_table({**data, "peak_pss_mb": timing.NO_PSS})
+    assert f"peak PSS: {timing.NO_PSS}" in table.splitlines()
+    assert "psutil is not installed" in timing.NO_PSS
+
+
 def test_worker_memory_is_read_while_a_short_loader_run_has_its_workers(image_folder):
-    """A loader run shorter than the sampler's interval falls between two of its readings (it
-    once read 0 MB of workers on an idle machine); loader_rates reads while they are alive."""
+    """A loader run shorter than the sampler's interval falls between two of its readings (0 MB
+    of workers on an idle machine); loader_rates reads while they are alive."""
     datamodule = ImageFolderDataModule(
         str(image_folder), num_classes=3, image_size=64, batch_size=2, persistent_workers=True
     )
@@ -172,7 +187,11 @@ def test_a_data_path_is_a_set_of_data_overrides(tmp_path):
     assert data_path_config(cfg, cfg.data_paths["packed-host"]).startswith("skipped: no packed")
     with open_dict(cfg):
         cfg.packed_root = "/packed"
-    packed = data_path_config(cfg, cfg.data_paths["packed-host"])
+    # a group is composed from the running Hydra app's search path (scripts/benchmark.py's)
+    with pytest.raises(ConfigError, match="scripts/benchmark.py"):
+        data_path_config(cfg, cfg.data_paths["packed-host"])
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        packed = data_path_config(cfg, cfg.data_paths["packed-host"])
     assert packed._target_.endswith("PackedDataModule") and packed.root == "/packed"
     assert packed.batch_size == 24  # the loader settings carry over
     gpu = data_path_config(cfg, cfg.data_paths["jpeg-gpu"])

@@ -17,6 +17,12 @@ def test_write_json_keeps_the_layout_asked_for(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["m.json"]  # no temp file left
 
 
+def test_write_json_writes_non_finite_numbers_as_null(tmp_path):
+    path = tmp_path / "metrics.json"
+    write_json(path, {"loss": float("nan"), "runs": [{"acc": float("inf")}, 0.5], "n": 3})
+    assert path.read_text() == '{"loss": null, "runs": [{"acc": null}, 0.5], "n": 3}'
+
+
 def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
     path = tmp_path / "labels.npy"
     write_atomic(path, lambda f: np.save(f, np.arange(3)))

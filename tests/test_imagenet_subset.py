@@ -21,17 +21,12 @@ from alexnet_lightning.dataset_tools.imagenet import (
     imagenet_names,
     resolve_class_list,
 )
-from alexnet_lightning.dataset_tools.imagenet.matfile import MatFileError, load_mat
 from alexnet_lightning.errors import ConfigError, DataError
 from tests.fake_imagenet import (
     DEVKIT_NAMES,
     KAGGLE_NAMES,
     WNIDS,
     make_source,
-    mat_char,
-    mat_double,
-    mat_struct,
-    write_mat,
     write_meta_mat,
 )
 
@@ -320,25 +315,19 @@ def test_bad_options_name_the_option(
         build(sources["sorted"], tmp_path / "out", **kwargs)
 
 
-# --- meta.mat reader -------------------------------------------------------------------------
+# --- the devkit's meta.mat ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("compress", [True, False])
-def test_mat_reader_reads_the_devkit_struct(tmp_path: Path, compress: bool) -> None:
-    write_meta_mat(tmp_path / "meta.mat", compress=compress)
-    synsets = load_mat(tmp_path / "meta.mat")["synsets"]
-    assert [int(s["ILSVRC2012_ID"]) for s in synsets] == [449, 1, 218, 483, 1001]
-    assert synsets[1]["WNID"] == "n02119789" and synsets[1]["words"].startswith("kit fox")
-    assert synsets[0]["children"] is None and synsets[-1]["num_children"] == 3
-
-
-def test_mat_reader_handles_odd_values_and_rejects_garbage(tmp_path: Path) -> None:
-    rows = [{"x": mat_double(2.5), "s": mat_char("héllo")}]
-    write_mat(tmp_path / "odd.mat", [mat_struct("v", rows)], compress=False)
-    assert load_mat(tmp_path / "odd.mat") == {"v": [{"x": 2.5, "s": "héllo"}]}
-    (tmp_path / "bad.mat").write_bytes(b"not a mat file" * 20)
-    with pytest.raises(MatFileError):
-        load_mat(tmp_path / "bad.mat")
+def test_devkit_meta_mat_maps_ids_to_wnids_and_names(tmp_path: Path, compress: bool) -> None:
+    info = make_source(tmp_path / "d", "devkit", n_train=1, n_val=1, specials=False)
+    write_meta_mat(info["root"] / "ILSVRC2012_devkit_t12" / "data" / "meta.mat", compress)
+    layout = detect_layout(info["root"])
+    assert layout.names == {**DEVKIT_NAMES, "n02119789": "kit fox, Vulpes macrotis"}
+    # ground truth lines are IDs 449, 218, 483 (not in wnid order); the non-leaf 1001 is left out
+    assert {w: [p.name for p in layout.images("val", w)] for w in WNIDS} == {
+        w: [f"ILSVRC2012_val_{n:08d}.JPEG"] for n, w in enumerate(WNIDS, start=1)
+    }
 
 
 def test_unreadable_meta_mat_is_a_data_error(tmp_path: Path) -> None:

@@ -109,12 +109,19 @@ def test_a_bad_file_is_skipped_and_listed(tmp_path):
     assert np.array_equal(images[1], good.permute(1, 2, 0).numpy())  # rows closed the gap
 
 
-def test_bad_sources_and_dests_are_one_clear_message(source, tmp_path):
+def test_bad_sources_and_dests_are_one_clear_message(source, packed, tmp_path):
     with pytest.raises(DataError, match="inside --source"):
         pack_dataset(source, source / "packed", side=32)
+    with pytest.raises(DataError, match="inside --dest"):
+        pack_dataset(source, source.parent, side=32)
     (tmp_path / "flat").mkdir()
     with pytest.raises(DataError, match="not an ImageFolder tree"):
         pack_dataset(tmp_path / "flat", tmp_path / "out", side=32)
+    (tmp_path / "flat" / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="neither an empty folder nor an earlier build"):
+        pack_dataset(source, tmp_path / "flat", side=32)
+    with pytest.raises(DataError, match="Use another --dest"):  # its rows would mix both sides
+        pack_dataset(source, packed, side=32)
 
 
 def test_a_missing_or_unpacked_root_names_pack_dataset(source, tmp_path):

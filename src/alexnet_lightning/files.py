@@ -11,8 +11,8 @@ A failed write deletes its temp file; one killed mid-write leaves it, never the 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
+import math
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -77,17 +77,16 @@ def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
 
 def write_json(path: str | Path, data: Any, *, end: str = "", **dumps: Any) -> Path:
     """``json.dumps(data, **dumps) + end`` as UTF-8, atomically (``dumps``: indent, sort_keys,
-    ensure_ascii; each file keeps the layout it always had)."""
-    return write_text(path, json.dumps(data, **dumps) + end)
+    ensure_ascii: each kind of file has its own layout). NaN and infinities become null:
+    JSON has no such numbers, and readers other than Python's reject them."""
+    return write_text(path, json.dumps(_finite(data), **dumps) + end)
 
 
-@contextlib.contextmanager
-def exclusive_lock(lock_path: str | Path) -> Iterator[None]:
-    """Exclusive advisory lock, for builds that several processes (DDP ranks, sweep jobs) may
-    start at once; released by the kernel even if the process is killed."""
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor drops the lock
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

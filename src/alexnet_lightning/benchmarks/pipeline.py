@@ -1,20 +1,32 @@
-"""Throughput on the current machine, like for like.
+"""Throughput on the current machine, like for like (``python scripts/benchmark.py``; every key
+in conf/benchmark.yaml; ``benchmark.json`` with every window and ``table.md`` in the run folder).
 
-- (1) the loader alone, per worker count;
-- (2) the plain PyTorch loop and (3) Trainer.fit on the SAME batches: uint8, already on the
-  device, each step through the DataModule's own ``on_after_batch_transfer`` (flip, PCA
-  lighting, normalisation, and for packed data the crops), from the same random state; their
-  checksums prove it;
-- (4) end to end, Trainer.fit reading its DataModule, for every data path (jpeg-cpu, jpeg-gpu,
-  packed-host, packed-device), next to that path's input rate (loader + device hooks, no model).
-
-Every figure is the median of several back-to-back timed windows after a warm-up, with the
-spread beside it; the device is synchronised at window edges only; loader queues are filled and
-drained before their clock starts (``timing.loader_steps``). Worker memory is PSS.
+- Compute ceiling and Lightning tax: the plain PyTorch loop and Trainer.fit get the SAME
+  batches: uint8, already on the device, each step through the DataModule's own
+  ``on_after_batch_transfer`` (flip, PCA lighting, normalisation; for data=packed the crops),
+  from the same random state. Both record a checksum of every batch the model receives; the
+  table says "same batches" only when they match step for step. The plain loop runs on both
+  sides of Trainer.fit, so a drifting machine does not decide the tax. ``compute_cases`` adds
+  plain-loop settings (fp32, bf16, channels_last, compile) beside the run's own.
+- Timing: every figure is the median of back-to-back windows after a warm-up (min-max beside
+  it); the device is synchronised at window edges only, never per step.
+- Loaders: before a loader's clock starts, its queue (workers x prefetch_factor batches, made
+  before anyone waited for them) is taken untimed; from then on the consumer takes each batch
+  as it appears, so a window counts only batches made while it ran (``timing.drained``).
+  Windows hold at least one batch per worker.
+- End to end, per data path (``data_paths``: jpeg-cpu, jpeg-gpu with nvJPEG, packed-host,
+  packed-device): Trainer.fit reading its DataModule, beside its input rate alone (loader +
+  device hooks, no model) and its share of the plain loop timed beside it: window by window,
+  interleaved, when the path's loader has no workers (nothing is made ahead meanwhile), else
+  right before and after its run. A path is a set of data overrides; one that needs CUDA or a
+  missing pack is skipped with a note.
+- Memory is PSS (psutil): pages the workers share count once in total, not once per worker as
+  RSS counts them.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -24,7 +36,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import move_data_to_device
@@ -32,12 +44,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
 from alexnet_lightning.benchmarks.timing import (
+    NO_PSS,
     Checksums,
     PSSSampler,
     WindowClock,
     device_sync,
     drained,
     loader_steps,
+    pss_available,
     same_tensors,
     summarise,
     timed_windows,
@@ -49,7 +63,6 @@ from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.run_files import write_json
 
 log = logging.getLogger(__name__)
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
@@ -81,13 +94,15 @@ def data_path_config(cfg: DictConfig, spec: DictConfig) -> DictConfig | str:
 
 
 def _data_group(group: str, root: str) -> DictConfig:
-    """conf/data/<group>.yaml as Hydra composes it (its own defaults included)."""
-    overrides = [f"data={group}", f"data.root={root}"]
-    if GlobalHydra.instance().is_initialized():  # inside scripts/benchmark.py
-        composed = compose(config_name="benchmark", overrides=overrides)
-    else:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            composed = compose(config_name="benchmark", overrides=overrides)
+    """conf/data/<group>.yaml as Hydra composes it (its own defaults included), from the config
+    search path of the running Hydra app (scripts/benchmark.py gives it), wherever the package
+    is installed."""
+    if not GlobalHydra.instance().is_initialized():
+        raise ConfigError(
+            f"a data path with group: {group} composes conf/data/{group}.yaml: run it through "
+            "scripts/benchmark.py, or inside hydra.initialize_config_dir(<the conf folder>)"
+        )
+    composed = compose(config_name="benchmark", overrides=[f"data={group}", f"data.root={root}"])
     return OmegaConf.create(OmegaConf.to_container(composed.data, resolve=True))
 
 
@@ -144,59 +159,43 @@ def _model(cfg: DictConfig, names: list[str], **model_changes: Any) -> Any:
     return model
 
 
-def plain_loop_steps(
-    model: Any,
-    batches: list,
-    augment: Callable[[Any], Any],
-    precision: str,
-    seed: int,
-    checksums: Checksums | None = None,
-) -> Iterator[int]:
-    """(2) Forward, loss, backward, optimizer step, written out in plain PyTorch with the
-    switches Trainer.fit gets (precision; model.channels_last and model.compile act inside the
-    module), on the given on-device batches through ``augment``; yields each step's images."""
-    device = model.device
-    optimizer = instantiate(model.hparams.optimizer)(params=model.parameters())
-    model.train()
-    dtype = AUTOCAST_DTYPES.get(str(precision))
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    torch.manual_seed(seed)  # the same augmentation draws as Trainer.fit's
-    for batch in itertools.cycle(batches):
-        images, targets = augment(batch)
-        if checksums is not None:
-            checksums.add((images, targets))
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = model.criterion(model(images), targets)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        yield images.shape[0]
-
-
-def plain_loop_rates(
+def plain_loop(
     model: Any,
     batches: list,
     augment: Callable[[Any], Any],
     precision: str,
     cfg: DictConfig,
     checksums: Checksums | None = None,
-) -> list[float]:
-    """The plain loop's windows, back to back (see ``plain_loop_steps``)."""
-    steps = plain_loop_steps(model, batches, augment, precision, cfg.seed, checksums)
-    sync = device_sync(model.device)
-    return timed_windows(steps, cfg.warmup_batches, cfg.windows, cfg.window_batches, sync)
+) -> Callable[[int, int], list[float]]:
+    """(2) Forward, loss, backward, optimizer step, written out in plain PyTorch with the
+    switches Trainer.fit gets (precision; model.channels_last and model.compile act inside the
+    module), on the given on-device batches through ``augment``.
 
+    Returned as ``time(warmup, windows)``: ``warmup`` more steps untimed, then ``windows``
+    windows of ``cfg.window_batches`` steps, back to back, each one's images/s. Called again,
+    it goes on where it stopped (to interleave with another loop's windows)."""
+    device = model.device
+    optimizer = instantiate(model.hparams.optimizer)(params=model.parameters())
+    dtype = AUTOCAST_DTYPES.get(str(precision))
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
-def plain_loop_windows(
-    model: Any, batches: list, augment: Callable[[Any], Any], cfg: DictConfig
-) -> Callable[[], float]:
-    """One plain-loop window per call (warmed up first), to interleave with another loop's."""
-    steps = plain_loop_steps(model, batches, augment, cfg.precision, cfg.seed)
-    sync = device_sync(model.device)
-    for _ in range(cfg.warmup_batches):
-        next(steps)
-    return lambda: timed_windows(steps, 0, 1, cfg.window_batches, sync)[0]
+    def steps() -> Iterator[int]:
+        model.train()
+        torch.manual_seed(cfg.seed)  # the same augmentation draws as Trainer.fit's
+        for batch in itertools.cycle(batches):
+            images, targets = augment(batch)
+            if checksums is not None:
+                checksums.add((images, targets))
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                loss = model.criterion(model(images), targets)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            yield images.shape[0]
+
+    running, sync = steps(), device_sync(device)
+    return lambda warmup, windows: timed_windows(running, warmup, windows, cfg.window_batches, sync)
 
 
 class _Repeated(torch.utils.data.Dataset):
@@ -318,12 +317,13 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
 
         # (2) and (3): the same uint8 batches on the device, the same augmentation
         batches = device_batches(datamodule, cfg.window_batches, device)
-        augment = _augment_with(datamodule, device)
+        augment = functools.partial(datamodule.on_after_batch_transfer, dataloader_idx=0)
         compute = {}
         for name, case in compute_cases(cfg).items():
             changes = {"channels_last": case["channels_last"], "compile": case["compile"]}
             model = _model(cfg, info.names, **changes).to(device)
-            compute[name] = plain_loop_rates(model, batches, augment, case["precision"], cfg)
+            time_loop = plain_loop(model, batches, augment, case["precision"], cfg)
+            compute[name] = time_loop(cfg.warmup_batches, cfg.windows)
             _progress(f"compute {name}", compute[name])
             del model
         steps = cfg.warmup_batches + cfg.windows * cfg.window_batches
@@ -334,7 +334,8 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
         # the plain loop on both sides of Trainer.fit: a drifting machine (shared cores) then
         # does not decide the tax
         plain_sums, plain_model = Checksums(), _model(cfg, info.names).to(device)
-        plain = plain_loop_rates(plain_model, batches, augment, cfg.precision, cfg, plain_sums)
+        time_loop = plain_loop(plain_model, batches, augment, cfg.precision, cfg, plain_sums)
+        plain = time_loop(cfg.warmup_batches, cfg.windows)
         del plain_model
         ceiling = summarise(compute["configured"] + plain)
         result["compute_spread"] = {name: summarise(r) for name, r in compute.items()}
@@ -347,23 +348,27 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
         # (4): every data path, end to end and its input rate alone
         result["data_paths"] = {}
 
-        def plain_loop(interleaved: bool) -> Any:
+        def plain_beside(interleaved: bool) -> Any:
             model = _model(cfg, info.names).to(device)
-            if interleaved:
-                return plain_loop_windows(model, batches, augment, cfg)
-            return plain_loop_rates(model, batches, augment, cfg.precision, cfg)
+            time_loop = plain_loop(model, batches, augment, cfg.precision, cfg)
+            if not interleaved:
+                return time_loop(cfg.warmup_batches, cfg.windows)
+            time_loop(cfg.warmup_batches, 0)
+            return lambda: time_loop(0, 1)[0]
 
         for name, spec in (cfg.get("data_paths") or {}).items():
             if spec is None:  # data_paths.<name>=null turns a path off
                 continue
             try:
-                figures = data_path_figures(cfg, spec, device, info.names, plain_loop)
+                figures = data_path_figures(cfg, spec, device, info.names, plain_beside)
             except Exception as err:  # noqa: BLE001 - one broken path must not lose the rest
                 log.exception("data path %s failed", name)
                 figures = {"note": f"failed: {type(err).__name__}: {err}"[:300]}
             result["data_paths"][str(name)] = figures
             log.info("data path %s: %s", name, figures)
-        if cfg.memory_epochs > 0:
+        if cfg.memory_epochs > 0 and not pss_available():
+            log.warning("worker memory by epoch %s", NO_PSS)
+        elif cfg.memory_epochs > 0:
             result["memory_workers"] = int(cfg.memory_workers or os.cpu_count() or 1)
             result["worker_pss_mb_by_epoch"] = worker_memory_by_epoch(
                 datamodule, result["memory_workers"], cfg.memory_epochs
@@ -377,7 +382,8 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
             beside = figures["plain_beside"]["median"]
             figures["of_ceiling"] = figures["end_to_end"]["median"] / beside
         figures["of_input"] = figures["end_to_end"]["median"] / figures["input"]["median"]
-    result["peak_pss_mb"] = {"main": memory.main_mb, "workers": memory.workers_mb}
+    peak = {"main": memory.main_mb, "workers": memory.workers_mb}
+    result["peak_pss_mb"] = peak if pss_available() else NO_PSS
     write_json(Path(cfg.paths.output_dir) / "benchmark.json", result)
     (Path(cfg.paths.output_dir) / "table.md").write_text(format_table(result) + "\n")
     return result
@@ -388,19 +394,12 @@ def _progress(what: str, rates: list[float]) -> None:
     log.info("%s: %.0f images/s (median of %s)", what, summarise(rates)["median"], len(rates))
 
 
-def _augment_with(datamodule: Any, device: torch.device) -> Callable[[Any], Any]:
-    def augment(batch: Any) -> Any:
-        return datamodule.on_after_batch_transfer(batch, 0)
-
-    return augment
-
-
 def data_path_figures(
     cfg: DictConfig,
     spec: DictConfig,
     device: torch.device,
     names: list[str],
-    plain_loop: Callable[[bool], Any],
+    plain_beside: Callable[[bool], Any],
 ) -> dict[str, Any]:
     """The path's input rate and Trainer.fit end to end, set against the plain loop (the
     ceiling) timed beside it: on a shared machine whose load drifts, a ceiling timed minutes
@@ -423,14 +422,14 @@ def data_path_figures(
     )
     figures: dict[str, Any] = {"input": summarise(input_rate)}
     if int(data_cfg.num_workers) == 0:
-        fit = fit_rates(_model(cfg, names), datamodule, cfg, between=plain_loop(True))
+        fit = fit_rates(_model(cfg, names), datamodule, cfg, between=plain_beside(True))
         beside = fit.between_rates
         ratios = [e / p for e, p in zip(fit.rates, beside, strict=True)]
         figures.update(plain_timing="interleaved", of_plain_by_window=summarise(ratios))
     else:
-        before = plain_loop(False)
+        before = plain_beside(False)
         fit = fit_rates(_model(cfg, names), datamodule, cfg)
-        beside = before + plain_loop(False)
+        beside = before + plain_beside(False)
         figures["plain_timing"] = "before and after"
     del datamodule  # its workers exit
     figures.update(end_to_end=summarise(fit.rates), plain_beside=summarise(beside))
@@ -552,10 +551,14 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(row(f"loader alone, {workers} workers", spread))
     for split, rates in result.get("decode_spread", {}).items():
         lines += [row(f"decode + crop, {split}, {name}, 1 thread", s) for name, s in rates.items()]
-    lines.append(
-        f"\npeak PSS: main {result['peak_pss_mb']['main']:.0f} MB, loader workers together "
-        f"{result['peak_pss_mb']['workers']:.0f} MB"
-    )
+    peak = result["peak_pss_mb"]
+    if isinstance(peak, str):
+        lines.append(f"\npeak PSS: {peak}")
+    else:
+        lines.append(
+            f"\npeak PSS: main {peak['main']:.0f} MB, loader workers together "
+            f"{peak['workers']:.0f} MB"
+        )
     if "worker_pss_mb_by_epoch" in result:
         by_epoch = ", ".join(f"{mb:.0f}" for mb in result["worker_pss_mb_by_epoch"])
         lines.append(

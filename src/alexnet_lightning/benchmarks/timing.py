@@ -1,5 +1,5 @@
 """Measuring images/s honestly: timed windows, device syncs only at window edges, loader queues
-drained before the clock starts, and proportional (PSS) memory of loader workers."""
+drained before the clock starts, and proportional (PSS) memory of loader workers (psutil)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,18 @@ from typing import Any
 
 import lightning as L
 import torch
+
+try:
+    import psutil
+except ImportError:  # the GPU machine's bare python may lack it: memory is then not measured
+    psutil = None
+
+#: Why the memory figures are missing, when they are.
+NO_PSS = "not measured: psutil is not installed (pip install psutil)"
+
+
+def pss_available() -> bool:
+    return psutil is not None
 
 
 def summarise(rates: list[float]) -> dict[str, float]:
@@ -155,34 +167,24 @@ def same_tensors(a: Checksums, b: Checksums) -> bool:
 
 def pss_mb(pid: int) -> float:
     """Proportional set size: pages shared by n processes count 1/n in each, so the workers'
-    sum is what they really occupy (RSS counts shared pages once per worker)."""
+    sum is what they really occupy (RSS counts shared pages once per worker). 0 for a process
+    that is gone."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as file:
-            for line in file:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as file:
-            return [int(c) for c in file.read().split()]
-    except OSError:
-        return []
+        return psutil.Process(pid).memory_full_info().pss / 2**20
+    except psutil.Error:
+        return 0.0
 
 
 def workers_pss_mb() -> float:
-    return sum(pss_mb(c) for c in children(os.getpid()))
+    """PSS of this process's children (the loader workers) together."""
+    return sum(pss_mb(child.pid) for child in psutil.Process().children())
 
 
 class PSSSampler:
     """Peak PSS of this process and, separately, of all its children (loader workers) together.
 
-    The kernel keeps no peak of a sum over processes, so a thread reads /proc every
-    ``interval`` seconds (Linux; elsewhere it reports 0).
+    The kernel keeps no peak of a sum over processes, so a thread reads them every
+    ``interval`` seconds (PSS is Linux's; elsewhere both stay 0).
     """
 
     def __init__(self, interval: float = 1.0) -> None:
@@ -193,6 +195,8 @@ class PSSSampler:
     def sample(self) -> None:
         """Read both now. Callers also call it while their workers are known to be alive: a
         loader run shorter than ``interval`` could otherwise fall between two readings."""
+        if psutil is None:
+            return
         self.main_mb = max(self.main_mb, pss_mb(os.getpid()))
         self.workers_mb = max(self.workers_mb, workers_pss_mb())
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +32,7 @@ from alexnet_lightning.data.packed.store import (
     images_path,
     labels_path,
 )
-from alexnet_lightning.dataset_tools.progress import count_bar
+from alexnet_lightning.dataset_tools.builds import claim_dest, refuse_overlap, run_jobs
 from alexnet_lightning.errors import ConfigError, DataError
 from alexnet_lightning.files import write_atomic, write_json
 
@@ -62,8 +60,7 @@ def pack_dataset(
     src, dst = Path(source).expanduser().resolve(), Path(dest).expanduser().resolve()
     if side < 1:
         raise ConfigError(f"--side must be >= 1, got {side}")
-    if dst == src or dst.is_relative_to(src):
-        raise DataError(f"--dest {dst} is inside --source {src}; pick a folder outside it")
+    refuse_overlap(src, dst)
     splits = [s for s in ("train", "val", "test") if (src / s).is_dir()]
     if "train" not in splits or "val" not in splits:
         raise DataError(
@@ -74,8 +71,8 @@ def pack_dataset(
     if names is not None and len(names) != len(info.classes):
         raise ConfigError(f"{len(names)} class names for {len(info.classes)} classes")
     state = {"format": FORMAT, "source": str(src), "side": side, "splits": splits}
-    if _claim(dst, state):
-        return dst
+    if claim_dest(dst, STATE_NAME, state) and (dst / MANIFEST_NAME).is_file():
+        return dst  # this exact pack, finished
     workers = workers or os.cpu_count() or 1
     counts, skipped = {}, []
     for split in splits:
@@ -94,26 +91,6 @@ def pack_dataset(
     }
     write_manifest(dst, manifest)
     return dst
-
-
-def _claim(dst: Path, state: dict[str, Any]) -> bool:
-    """Make dst ours; True when it already holds this exact pack (nothing to do)."""
-    marker = dst / STATE_NAME
-    if dst.exists() and any(dst.iterdir()):
-        if not marker.is_file():
-            raise DataError(
-                f"--dest {dst} is not empty and holds no pack; pick a new or empty folder"
-            )
-        previous = json.loads(marker.read_text())
-        if previous != state:
-            raise DataError(
-                f"--dest {dst} holds a pack made with other options ({previous}); "
-                "delete it or pick another --dest"
-            )
-        return (dst / MANIFEST_NAME).is_file()
-    dst.mkdir(parents=True, exist_ok=True)
-    write_json(marker, state)
-    return False
 
 
 def _pack_split(
@@ -146,7 +123,7 @@ def _pack_split(
     bad: dict[str, str] = json.loads(bad_path.read_text()) if bad_path.is_file() else {}
     todo = [row for row in range(n) if done[row] == PENDING]
 
-    def record(results: list[tuple[int, str | None]]) -> None:
+    def record(job: tuple, results: list[tuple[int, str | None]]) -> None:
         new_bad = {files[row][0]: reason for row, reason in results if reason is not None}
         if new_bad:  # the reasons reach the disk before the bitmap says "skipped"
             bad.update(new_bad)
@@ -155,14 +132,21 @@ def _pack_split(
             done[row] = WRITTEN if reason is None else SKIPPED
         done.flush()
 
-    chunks = [
-        [(row, files[row][0]) for row in todo[i : i + CHUNK]] for i in range(0, len(todo), CHUNK)
+    jobs = [
+        (str(images), [(row, files[row][0]) for row in todo[i : i + CHUNK]], side)
+        for i in range(0, len(todo), CHUNK)
     ]
-    with count_bar(progress) as bar:
-        task = bar.add_task(split, total=n, completed=n - len(todo))
-        for results in _run(chunks, str(images), side, workers):
-            record(results)
-            bar.advance(task, len(results))
+    run_jobs(
+        pack_rows,
+        jobs,
+        record=record,
+        workers=workers,
+        label=split,
+        total=n,
+        done=n - len(todo),
+        progress=progress,
+        initializer=_init_worker,
+    )
     for path, reason in bad.items():
         log.warning("skipped %s: %s", path, reason)
     keep = np.flatnonzero(np.asarray(done) == WRITTEN)
@@ -172,23 +156,6 @@ def _pack_split(
         targets = np.array([files[row][1] for row in keep], dtype=np.int64)
         write_atomic(labels, lambda file: np.save(file, targets))
     return len(keep), sorted(bad.items())
-
-
-def _run(
-    chunks: list[list[tuple[int, str]]], array: str, side: int, workers: int
-) -> Iterator[list[tuple[int, str | None]]]:
-    if workers <= 1 or len(chunks) <= 1:
-        # in this process: its thread count is the caller's, left as it is
-        for chunk in chunks:
-            yield pack_rows(array, chunk, side)
-        return
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
-    try:
-        futures = [pool.submit(pack_rows, array, chunk, side) for chunk in chunks]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: do not wait for queued chunks
 
 
 def _init_worker() -> None:
@@ -237,6 +204,7 @@ def _squeeze(dst: Path, split: str, keep: np.ndarray) -> None:
 
 def _rewrite_shape(path: Path, shape: tuple[int, ...]) -> None:
     """Give a .npy file a smaller first dimension in place: same header length, file cut."""
+    # numpy cannot: open_memmap(mode="r+") keeps the file's shape, a memmap cannot resize
     with open(path, "r+b") as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):

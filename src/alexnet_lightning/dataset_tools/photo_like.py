@@ -1,5 +1,6 @@
-"""Photo-sized JPEGs to measure with, made in parallel: ``python -m
-alexnet_lightning.dataset_tools.photo_like --dest DIR --classes 8 --per-class 600 --size 500x375``.
+"""Synthetic images: the one writer behind the photo-like measuring sets, the subset benchmark's
+source and the tests' image folders. ``python -m alexnet_lightning.dataset_tools.photo_like
+--dest DIR --classes 8 --per-class 600 --size 500x375`` writes a photo-sized ImageFolder tree.
 
 Smooth random content (coarse noise, upsampled bicubically) compresses and decodes like a
 photograph (white noise would make huge, slow files). Each image depends only on its class,
@@ -11,21 +12,51 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from alexnet_lightning.dataset_tools.builds import run_jobs
 
-def _write(job: tuple[str, int, int, int, int, int]) -> None:
-    path, label, index, width, height, split_seed = job
-    rng = np.random.default_rng((label, index, split_seed))
-    coarse = rng.integers(0, 256, (max(1, height // 10), max(1, width // 10), 3), dtype=np.uint8)
-    tint = np.array([(label * 97) % 256, (label * 53) % 256, (label * 151) % 256])
-    coarse = ((coarse.astype(np.int32) + tint) // 2).astype(np.uint8)  # classes differ in colour
-    image = Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)
-    image.save(path, quality=90)
+Job = tuple[str, int, int, int, int, int]
+CHUNK = 64  # images per worker task: keeps the pool balanced, each task worth a process hop
+
+
+def noise_image(
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    *,
+    base: int | Sequence[int] | np.ndarray = 128,
+    spread: int = 128,
+    cell: int = 1,
+    mode: str = "RGB",
+) -> Image.Image:
+    """``base`` (one value per channel, or one for all) plus uniform noise in
+    [-spread, spread), drawn per ``cell`` x ``cell`` block and upsampled bicubically: cell 1 is
+    per-pixel noise (incompressible: a truncated file really lacks image data), a cell of ~10
+    looks like a photograph to the codec. ``mode``: RGB, L, CMYK (what PIL writes as JPEG)."""
+    width, height = size
+    grid = (max(1, height // cell), max(1, width // cell), len(mode))
+    noise = rng.integers(-spread, spread, size=grid)
+    pixels = np.clip(np.asarray(base) + noise, 0, 255).astype(np.uint8)
+    image = Image.frombytes(mode, (grid[1], grid[0]), pixels.tobytes())
+    return image if cell == 1 else image.resize(size, Image.Resampling.BICUBIC)
+
+
+def class_tint(label: int) -> np.ndarray:
+    """A colour per class, so a network can tell the classes apart."""
+    return np.array([(label * 97) % 256, (label * 53) % 256, (label * 151) % 256])
+
+
+def _write(jobs: list[Job]) -> list[None]:
+    for path, label, index, width, height, split_seed in jobs:
+        rng = np.random.default_rng((label, index, split_seed))
+        base = class_tint(label) // 2 + 64  # noise of +-64 around it: the full 0..255 range
+        image = noise_image(rng, (width, height), base=base, spread=64, cell=10)
+        image.save(path, quality=90)
+    return [None] * len(jobs)
 
 
 def write_photo_like(
@@ -35,21 +66,34 @@ def write_photo_like(
     size: tuple[int, int] = (500, 375),
     val_per_class: int | None = None,
     workers: int | None = None,
+    class_names: Sequence[str] | None = None,
+    progress: bool = False,
 ) -> Path:
-    """An ImageFolder tree ``dest/{train,val}/class_<k>/*.jpg``; files already there are kept."""
+    """An ImageFolder tree ``dest/{train,val}/<class>/*.jpg``; files already there are kept.
+    Classes are named ``class_<k>`` unless ``class_names`` (one per class) are given."""
     dest = Path(dest)
+    names = list(class_names or [f"class_{k:02d}" for k in range(classes)])[:classes]
     val_per_class = max(1, per_class // 10) if val_per_class is None else val_per_class
-    jobs = []
+    todo: list[Job] = []
     for split_seed, (split, count) in enumerate((("train", per_class), ("val", val_per_class))):
-        for label in range(classes):
-            folder = dest / split / f"class_{label:02d}"
+        for label, name in enumerate(names):
+            folder = dest / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for index in range(count):
                 path = folder / f"{index:05d}.jpg"
                 if not path.exists():
-                    jobs.append((str(path), label, index, *size, split_seed))
-    with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
-        list(pool.map(_write, jobs, chunksize=64))
+                    todo.append((str(path), label, index, *size, split_seed))
+    jobs = [(todo[i : i + CHUNK],) for i in range(0, len(todo), CHUNK)]
+    total = len(names) * (per_class + val_per_class)
+    run_jobs(
+        _write,
+        jobs,
+        workers=workers or os.cpu_count() or 1,
+        label="images",
+        total=total,
+        done=total - len(todo),
+        progress=progress,
+    )
     return dest
 
 

@@ -20,6 +20,7 @@ root, build into a hidden sibling folder, write ``manifest.json`` last and renam
 
 from __future__ import annotations
 
+import colorsys
 import math
 import operator
 import os
@@ -30,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 from PIL import Image, ImageDraw
 
 from alexnet_lightning.data.manifest import count_images, read_manifest, write_manifest
 from alexnet_lightning.errors import ConfigError, DataError
-from alexnet_lightning.files import exclusive_lock
 
 __all__ = ["SHAPE_CLASSES", "SOURCE", "ensure_shapes_dataset"]
 
@@ -157,12 +158,8 @@ def _colours(rng: np.random.Generator, n: int) -> np.ndarray:
     h, s, v = rng.random((3, n))
     s = 0.15 + 0.85 * s
     v = 0.1 + 0.9 * v
-    h6 = h * 6.0
-    sector = np.floor(h6).astype(int) % 6
-    f = h6 - np.floor(h6)
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    table = np.stack([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)])
-    return table[sector, :, np.arange(n)] * 255  # (n, 3)
+    rgb = [colorsys.hsv_to_rgb(*hsv) for hsv in zip(h, s, v, strict=True)]
+    return np.array(rgb, dtype=float).reshape(n, 3) * 255
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -393,7 +390,7 @@ def ensure_shapes_dataset(
 
     parent, name = root.parent, root.name
     parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(parent / f".{name}.lock"):
+    with FileLock(parent / f".{name}.lock"):
         if _is_complete(root, expected):  # another process finished it while we waited
             return root
         existing = root.exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -99,8 +98,6 @@ def to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 @rank_zero_only
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON atomically: a reader never sees half a file. NaN becomes null (valid JSON)."""
-    clean = {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()
-    }
-    files.write_json(path, clean, indent=2, sort_keys=True, end="\n")
+    """A run's JSON file (metrics.json, predictions.json) in the run layout: sorted, indented,
+    written by rank zero only (every rank holds the same numbers)."""
+    files.write_json(path, data, indent=2, sort_keys=True, end="\n")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.data.cifar10.archive import (
@@ -34,7 +35,6 @@ from alexnet_lightning.data.manifest import read_manifest
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.data.packed.store import pack_arrays
 from alexnet_lightning.errors import ConfigError
-from alexnet_lightning.files import exclusive_lock
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def ensure_cifar10_pack(
     if md5 == OFFICIAL_MD5:  # known before any download
         _check_val_size(val_size, OFFICIAL_TRAIN_SIZE)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(folder.parent / f".{folder.name}.lock"):
+    with FileLock(folder.parent / f".{folder.name}.lock"):
         if _is_packed(folder, about):  # another process packed it while this one waited
             return folder
         arrays = read_archive(fetch_archive(archive_dir, url, md5, COMMAND), md5)

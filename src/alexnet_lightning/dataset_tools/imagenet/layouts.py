@@ -13,9 +13,10 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import scipy.io
+
 from alexnet_lightning.data.manifest import is_image_file
 from alexnet_lightning.dataset_tools.imagenet.classes import is_wnid, parse_synset_mapping
-from alexnet_lightning.dataset_tools.imagenet.matfile import MatFileError, load_mat
 from alexnet_lightning.errors import DataError
 
 KAGGLE_DATA = Path("ILSVRC/Data/CLS-LOC")
@@ -131,9 +132,17 @@ def _devkit(root: Path, train: Path, val: Path) -> SourceLayout:
     if not meta_path.is_file():
         raise DataError(f"{meta_path} is missing; it maps ILSVRC2012_ID to wnid. Re-extract it")
     try:
-        synsets = load_mat(meta_path).get("synsets")
-        id_to_wnid, names = _devkit_synsets(synsets)
-    except (MatFileError, OSError, KeyError, TypeError, ValueError) as err:
+        # torchvision's meta.mat parser is nested inside parse_devkit_archive (it wants the archive)
+        meta = scipy.io.loadmat(meta_path, squeeze_me=True, simplify_cells=True)
+        id_to_wnid, names = _devkit_synsets(meta.get("synsets"))
+    except (
+        scipy.io.matlab.MatReadError,
+        NotImplementedError,
+        OSError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as err:
         raise DataError(f"cannot read {meta_path}: {err}; re-extract the devkit") from err
     index: dict[str, list[Path]] = {}
     lines = (devkit / GROUND_TRUTH).read_text(encoding="ascii").split()
@@ -149,6 +158,8 @@ def _devkit(root: Path, train: Path, val: Path) -> SourceLayout:
 
 def _devkit_synsets(synsets: object) -> tuple[dict[int, str], dict[str, str]]:
     """ILSVRC2012_ID -> wnid and wnid -> words for the 1000 leaf classes (IDs 1..1000)."""
+    if isinstance(synsets, dict):  # squeeze_me makes a one-entry struct array a plain struct
+        synsets = [synsets]
     if not isinstance(synsets, list) or not synsets:
         raise ValueError("no 'synsets' struct array")
     id_to_wnid: dict[int, str] = {}

@@ -7,12 +7,10 @@ a DST with a manifest is complete.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from alexnet_lightning.data.manifest import (
     make_manifest,
     write_manifest,
 )
+from alexnet_lightning.dataset_tools.builds import claim_dest, refuse_overlap, run_jobs
 from alexnet_lightning.dataset_tools.imagenet.classes import (
     imagenet_names,
     is_wnid,
@@ -34,9 +33,7 @@ from alexnet_lightning.dataset_tools.imagenet.transfer import (
     output_name,
     transfer_batch,
 )
-from alexnet_lightning.dataset_tools.progress import count_bar
 from alexnet_lightning.errors import ConfigError, DataError
-from alexnet_lightning.files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +66,7 @@ def build_subset(
     _check_options(train_per_class, val_per_class, resize, quality, link, workers)
     src = Path(source).expanduser().resolve()
     dst = Path(dest).expanduser().resolve()
-    _refuse_overlap(src, dst)
+    refuse_overlap(src, dst)
     layout = detect_layout(src)
     wnids = resolve_class_list(classes, layout.classes(), seed, where=f"{src} ({layout.kind})")
     shipped = imagenet_names()
@@ -79,7 +76,9 @@ def build_subset(
     limits = {"train": train_per_class, "val": val_per_class}
     plan = _plan(layout, dst, wnids, limits, options)
 
-    _claim_dest(dst, options)
+    claim_dest(dst, MARKER_NAME, _marker_options(options))
+    # The old manifest would describe a dataset that is about to change.
+    (dst / MANIFEST_NAME).unlink(missing_ok=True)
     _prune(dst, wnids, plan)
     todo = [job for jobs in plan.values() for job in jobs if not os.path.exists(job[1])]
     total = sum(len(jobs) for jobs in plan.values())
@@ -129,14 +128,6 @@ def _check_options(
         raise ConfigError(f"--workers must be >= 1, got {workers}")
 
 
-def _refuse_overlap(src: Path, dst: Path) -> None:
-    # DST inside SRC would add images to the source; SRC inside DST could be pruned away.
-    if dst == src or dst.is_relative_to(src):
-        raise DataError(f"--dest {dst} is inside --source {src}; pick a folder outside it")
-    if src.is_relative_to(dst):
-        raise DataError(f"--source {src} is inside --dest {dst}; pick a separate --dest")
-
-
 def _plan(
     layout: SourceLayout,
     dst: Path,
@@ -163,31 +154,6 @@ def _marker_options(options: TransferOptions) -> dict[str, Any]:
         "quality": options.quality if options.resize else None,
         "link": options.link,
     }
-
-
-def _claim_dest(dst: Path, options: TransferOptions) -> None:
-    """Refuse a DST that is someone else's folder or was built with other file options."""
-    marker = dst / MARKER_NAME
-    wanted = _marker_options(options)
-    if marker.is_file():
-        try:
-            previous = json.loads(marker.read_text(encoding="utf-8"))
-        except ValueError:
-            previous = None
-        if previous != wanted:
-            raise DataError(
-                f"{dst} was built with {previous}, not {wanted}; its files would mix both. "
-                "Use another --dest or delete that folder"
-            )
-    elif dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
-        raise DataError(
-            f"--dest {dst} is neither an empty folder nor an earlier build of this tool; "
-            "pick a new or empty folder"
-        )
-    dst.mkdir(parents=True, exist_ok=True)
-    write_json(marker, wanted)
-    # The old manifest would describe a dataset that is about to change.
-    (dst / MANIFEST_NAME).unlink(missing_ok=True)
 
 
 def _prune(dst: Path, wnids: list[str], plan: dict[tuple[str, str], list[Job]]) -> None:
@@ -222,35 +188,27 @@ def _run(
     """Process the jobs, in parallel when workers > 1; returns the skipped source files."""
     skipped: list[str] = []
 
-    def record(batch: list[Job], results: list[tuple[str, str]]) -> None:
-        for (source, _), (outcome, message) in zip(batch, results, strict=True):
+    def record(job: tuple[list[Job], TransferOptions], results: list[tuple[str, str]]) -> None:
+        for (source, _), (outcome, message) in zip(job[0], results, strict=True):
             if outcome == SKIPPED:
                 log.warning("skipped %s: cannot decode it (%s)", source, message)
                 skipped.append(source)
 
-    with count_bar(progress) as bar:
-        task = bar.add_task("images", total=total, completed=total - len(todo))
-        try:
-            if workers <= 1 or len(todo) <= 1:
-                for batch in _batches(todo, 1):
-                    record(batch, transfer_batch(batch, options))
-                    bar.advance(task, len(batch))
-            else:
-                pool = ProcessPoolExecutor(max_workers=workers)
-                try:
-                    futures = {
-                        pool.submit(transfer_batch, batch, options): batch
-                        for batch in _batches(todo, workers)
-                    }
-                    for future in as_completed(futures):
-                        record(futures[future], future.result())
-                        bar.advance(task, len(futures[future]))
-                finally:
-                    # On an error or Ctrl-C, do not wait for the queued batches.
-                    pool.shutdown(wait=True, cancel_futures=True)
-        except OSError as err:
-            raise DataError(
-                f"cannot write {err.filename or 'the subset'}: {err.strerror or err}; "
-                "free space or fix permissions, then rerun to continue"
-            ) from err
+    jobs = [(batch, options) for batch in _batches(todo, workers)]
+    try:
+        run_jobs(
+            transfer_batch,
+            jobs,
+            record=record,
+            workers=workers,
+            label="images",
+            total=total,
+            done=total - len(todo),
+            progress=progress,
+        )
+    except OSError as err:
+        raise DataError(
+            f"cannot write {err.filename or 'the subset'}: {err.strerror or err}; "
+            "free space or fix permissions, then rerun to continue"
+        ) from err
     return skipped
