@@ -9,10 +9,14 @@ import yaml
 from alexnet_lightning.sweeps.report import write_report
 
 
-def main() -> None:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder (holds multirun.yaml)")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = make_parser().parse_args()
     config = args.sweep_dir / "multirun.yaml"
     if not config.is_file():
         sys.exit(

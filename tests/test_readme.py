@@ -99,7 +99,7 @@ def test_each_argparse_command_parses_its_flags():
     ]
     assert calls
     for name, args in calls:
-        _load_script(name).parse_args(args)  # argparse exits with status 2 on a bad flag
+        _load_script(name).make_parser().parse_args(args)  # exits with status 2 on a bad flag
 
 
 def test_each_make_target_exists():
