@@ -7,7 +7,8 @@ the paper's PCA lighting noise and normalisation run on the whole batch on the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -66,6 +67,23 @@ def eval_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Co
             v2.PILToTensor(),
         ]
     )
+
+
+def ten_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> Callable:
+    """The paper's ten-crop test (section 4.1) for one image: resize, then the four corners and
+    the centre, and the same of the mirror image, as a uint8 (10, C, H, W) tensor in
+    ``v2.TenCrop``'s order. A DataModule with ``test_views=ten_crop`` batches these as
+    (batch, 10, C, H, W); AlexNetClassifier.test_step averages the views' softmax."""
+    resize = v2.Resize(round(image_size * resize_ratio), antialias=True)
+    # A partial of a module-level function, so loader workers can pickle it.
+    return partial(_ten_views, resize, v2.TenCrop(image_size))
+
+
+def _ten_views(resize: v2.Resize, crop: v2.TenCrop, image: object) -> torch.Tensor:
+    views = crop(resize(image))
+    if isinstance(views[0], torch.Tensor):  # decoded by torchvision
+        return torch.stack(list(views))
+    return torch.stack([v2.functional.pil_to_tensor(view) for view in views])
 
 
 class PCALighting(nn.Module):
