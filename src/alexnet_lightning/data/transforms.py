@@ -156,6 +156,7 @@ class BatchAugment(nn.Module):
         x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
         if train:
             if self.flip:
+                # v2.RandomHorizontalFlip flips a whole batch or none of it: one draw per image
                 flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
                 x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             self.lighting.to(x.device)
