@@ -145,6 +145,9 @@ class ImageDataModule(L.LightningDataModule, ABC):
     def _training(self) -> bool:
         return self.trainer is not None and self.trainer.training
 
+    def _device(self) -> torch.device:
+        return self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+
     def _ranks(self) -> tuple[int, int]:
         trainer = self.trainer
         return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
@@ -402,5 +405,4 @@ class ImageFolderDataModule(ImageDataModule):
                 ratio=hp.crop_ratio,
                 resize_ratio=hp.eval_resize_ratio,
             )
-        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        return self._batch_decoders[split](batch, device)
+        return self._batch_decoders[split](batch, self._device())

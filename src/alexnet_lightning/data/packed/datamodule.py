@@ -100,7 +100,6 @@ class PackedDataModule(ImageDataModule):
         self.hparams["crop_in_loader"] = None if crop_in_loader is None else bool(crop_in_loader)
         self._crops_in_loader = False
         self._packed = None
-        self._splits: dict[str, PackedSplit] = {}
         self._on_device_arrays: dict[str, torch.Tensor] = {}
 
     # --- what the folder holds --------------------------------------------------------------
@@ -146,7 +145,6 @@ class PackedDataModule(ImageDataModule):
                 continue
             name = self._packed_split(split)
             packed = PackedSplit(self.root, name, info.split_sizes[name])
-            self._splits[split] = packed
             draw = self._draw if split == "train" else None
             crop = partial(self._crop, split=split) if self._crops_in_loader else None
             self.datasets[split] = PackedRows(
@@ -168,9 +166,6 @@ class PackedDataModule(ImageDataModule):
             )
             return torch.stack([tops, lefts], dim=1)
         return batch_crops.resized_crop_boxes(seeds, side, side, hp.crop_scale, hp.crop_ratio)
-
-    def _device(self) -> torch.device:
-        return self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
 
     def _to_device(self, split: str, packed: PackedSplit) -> None:
         device = self._device()
