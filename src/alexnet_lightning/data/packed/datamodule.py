@@ -193,18 +193,13 @@ class PackedDataModule(ImageDataModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         images, targets, rows, draws = batch
         if not self._crops_in_loader:
-            split = "train" if self._training else self._current_eval_split()
+            testing = self.trainer is not None and self.trainer.testing
+            split = "train" if self._training else "test" if testing else "val"
             if images.numel() == 0 and len(rows) > 0:  # the array lives on the device
                 images = self._on_device_arrays[split][rows]
             x = images.permute(0, 3, 1, 2)  # NHWC storage: a channels_last NCHW view
             images = self._crop(x, draws, split=split)
         return super().on_after_batch_transfer((images, targets), dataloader_idx)
-
-    def _current_eval_split(self) -> str:
-        trainer = self.trainer
-        if trainer is not None and trainer.testing:
-            return "test"
-        return "val"
 
     def _crop(
         self, x: torch.Tensor, draws: torch.Tensor, split: str, rows: torch.Tensor | None = None
