@@ -74,16 +74,15 @@ def ten_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> Callab
     the centre, and the same of the mirror image, as a uint8 (10, C, H, W) tensor in
     ``v2.TenCrop``'s order. A DataModule with ``test_views=ten_crop`` batches these as
     (batch, 10, C, H, W); AlexNetClassifier.test_step averages the views' softmax."""
-    resize = v2.Resize(round(image_size * resize_ratio), antialias=True)
+    side = round(image_size * resize_ratio)
+    # PILToTensor leaves tensors (files decoded by torchvision) as they are
+    views = v2.Compose([v2.Resize(side, antialias=True), v2.TenCrop(image_size), v2.PILToTensor()])
     # A partial of a module-level function, so loader workers can pickle it.
-    return partial(_ten_views, resize, v2.TenCrop(image_size))
+    return partial(_stacked, views)
 
 
-def _ten_views(resize: v2.Resize, crop: v2.TenCrop, image: object) -> torch.Tensor:
-    views = crop(resize(image))
-    if isinstance(views[0], torch.Tensor):  # decoded by torchvision
-        return torch.stack(list(views))
-    return torch.stack([v2.functional.pil_to_tensor(view) for view in views])
+def _stacked(views: v2.Compose, image: object) -> torch.Tensor:
+    return torch.stack(views(image))
 
 
 class PCALighting(nn.Module):
