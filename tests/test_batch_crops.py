@@ -4,16 +4,8 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from alexnet_lightning.data.batch_crops import (
-    _gathered_crops,
-    center_crops,
-    crops_at,
-    random_crop_offsets,
-    resize_batch,
-    resized_crop_boxes,
-    resized_crops,
-    resized_crops_per_image,
-)
+from alexnet_lightning.data import batch_crops
+from alexnet_lightning.data.batch_crops import _gathered_crops, crops_at, resized_crop_boxes
 from alexnet_lightning.data.transforms import paper_crop
 
 SEEDS = [3, 17, 2**61 + 5, 0, 99, 123456, 7, 8]
@@ -35,7 +27,7 @@ def _photo_like(n: int, side: int, seed: int = 0) -> torch.Tensor:
 
 def test_paper_crops_equal_the_per_image_path_bitwise():
     images = torch.randint(0, 256, (len(SEEDS), 3, 73, 73), dtype=torch.uint8)
-    tops, lefts = random_crop_offsets(SEEDS, 73, 73, 64)
+    tops, lefts = batch_crops.random_crop_offsets(SEEDS, 73, 73, 64)
     batched = crops_at(images, tops, lefts, 64)
     # the per-image path's paper crop on an image already at the packed side
     per_image = torch.stack(
@@ -52,7 +44,7 @@ def test_crops_at_works_on_a_channels_last_view_of_an_nhwc_array():
     out = crops_at(nchw, tops, lefts, 16)
     assert out.is_contiguous(memory_format=torch.channels_last)
     # the accelerators' one-op gather cuts the same pixels as the CPU's slices
-    assert torch.equal(_gathered_crops(nchw, tops, lefts, 16), out)
+    assert torch.equal(_gathered_crops(nchw, torch.arange(4), tops, lefts, 16), out)
     for i in range(4):
         t, left = int(tops[i]), int(lefts[i])
         assert torch.equal(out[i], nchw[i, :, t : t + 16, left : left + 16])
@@ -71,7 +63,7 @@ def test_resized_crop_boxes_are_torchvisions_draws():
 def test_resized_crops_match_torchvision_within_interpolation_tolerance(size):
     images = _photo_like(len(SEEDS), 256)
     boxes = resized_crop_boxes(SEEDS, 256, 256)
-    batched = resized_crops(images, boxes, size)
+    batched = batch_crops.resized_crops(images, boxes, size)
     assert batched.dtype == torch.uint8 and batched.shape == (len(SEEDS), 3, size, size)
     reference = torch.stack(
         [
@@ -85,28 +77,15 @@ def test_resized_crops_match_torchvision_within_interpolation_tolerance(size):
     assert diff.mean() < 1.0
     assert diff.max() <= 12
     # float in, float out, same numbers before rounding
-    as_float = resized_crops(images.float(), boxes, size)
+    as_float = batch_crops.resized_crops(images.float(), boxes, size)
     assert as_float.dtype == torch.float32
     assert (as_float.round() - batched.float()).abs().max() <= 1
-
-
-def test_center_crops_match_torchvision():
-    images = torch.randint(0, 256, (3, 3, 30, 33), dtype=torch.uint8)
-    assert torch.equal(center_crops(images, 24), v2.CenterCrop(24)(images))
-
-
-def test_resize_batch_matches_v2_resize():
-    images = _photo_like(4, 80)
-    out = resize_batch(images, 73)
-    reference = v2.Resize(73, antialias=True)(images)
-    assert out.shape == reference.shape
-    assert (out.float() - reference.float()).abs().max() <= 1
 
 
 def test_resized_crops_per_image_are_torchvisions_pixels():
     images = _photo_like(len(SEEDS), 96).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
     boxes = resized_crop_boxes(SEEDS, 96, 96, scale=(0.2, 1.0))
-    out = resized_crops_per_image(images, boxes, 40)
+    out = batch_crops.resized_crops_per_image(images, boxes, 40)
     assert out.shape == (len(SEEDS), 3, 40, 40)
     crop = v2.RandomResizedCrop(40, scale=(0.2, 1.0), antialias=True)
     for got, img, seed in zip(out, images, SEEDS, strict=True):
@@ -120,8 +99,8 @@ def test_crops_with_rows_cut_straight_out_of_the_whole_array():
     gathered = whole[rows]
     assert torch.equal(crops_at(whole, tops, lefts, 32, rows), crops_at(gathered, tops, lefts, 32))
     assert torch.equal(
-        _gathered_crops(whole, tops, lefts, 32, rows), crops_at(gathered, tops, lefts, 32)
+        _gathered_crops(whole, rows, tops, lefts, 32), crops_at(gathered, tops, lefts, 32)
     )
     boxes = resized_crop_boxes([1, 2, 3, 4], 48, 48)
-    direct = resized_crops_per_image(whole, boxes, 24, rows)
-    assert torch.equal(direct, resized_crops_per_image(gathered, boxes, 24))
+    direct = batch_crops.resized_crops_per_image(whole, boxes, 24, rows)
+    assert torch.equal(direct, batch_crops.resized_crops_per_image(gathered, boxes, 24))

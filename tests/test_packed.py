@@ -20,11 +20,17 @@ from alexnet_lightning.data.packed.store import read_packed_manifest
 from alexnet_lightning.data.samplers import SeededSamples
 from alexnet_lightning.dataset_tools import pack as pack_module
 from alexnet_lightning.dataset_tools.pack import pack_dataset
-from alexnet_lightning.errors import DataError
+from alexnet_lightning.errors import ConfigError, DataError
 
 from .conftest import EXACT_RUN, ROOT, TINY_NET, write_image_folder
 from .test_resume import assert_bitwise_equal, load, runs
-from .test_train_run import finished_run, only_run_folder, run_script
+from .test_train_run import (
+    HEAVY_MODULES,
+    finished_run,
+    only_run_folder,
+    run_and_list_imports,
+    run_script,
+)
 
 CLASSES = ["ant", "bee", "cat", "dog"]
 
@@ -139,6 +145,25 @@ def test_num_classes_null_takes_count_and_names_from_the_manifest(packed):
     module = PackedDataModule(str(packed), num_classes=None, image_size=64)
     assert module.class_names == ["Ant", "Bee", "Cat", "Dog"]
     assert len(module.inspect().classes) == 4
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("decoder", "pil"), ("cache_decoded", True), ("decode_on_device", True)]
+)
+def test_a_file_option_set_for_a_pack_is_one_clear_message(packed, key, value, tmp_path):
+    message = rf"^data.{key}={value!r} does not apply to a packed dataset, .*; drop it"
+    with pytest.raises(ConfigError, match=message):
+        PackedDataModule(str(packed), **{key: value})
+    # imagefolder.yaml's own values (data=packed composes that file) ask for nothing: accepted
+    idle = PackedDataModule(str(packed), image_size=64, decoder="auto", cache_decoded=False)
+    assert idle.class_names == ["Ant", "Bee", "Cat", "Dog"]
+    if key == "decoder":  # through train.py: exit 2 in a second, before torch is imported
+        result, imported = run_and_list_imports(
+            "train.py", "data=packed", f"data.root={packed}", f"data.{key}={value}", tmp=tmp_path
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 2 and "does not apply to a packed dataset" in output, output
+        assert "Traceback" not in output and not imported & HEAVY_MODULES
 
 
 def _batch(module: PackedDataModule, keys) -> tuple:

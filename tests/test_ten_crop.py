@@ -1,13 +1,16 @@
-"""The paper's ten-crop test: its views (per file and per batch), the averaged softmax, and the
-normalisation of a multi-view batch."""
+"""The paper's ten-crop test: its views (per file, and a pack's equal to them), the averaged
+softmax, and the normalisation of a multi-view batch."""
 
 import pytest
 import torch
 from PIL import Image
-from torchvision.transforms import v2
 
-from alexnet_lightning.data.transforms import BatchAugment
-from alexnet_lightning.ten_crop import ten_crop, ten_crops
+from alexnet_lightning.data.datamodule import ImageFolderDataModule
+from alexnet_lightning.data.packed.datamodule import PackedDataModule
+from alexnet_lightning.data.transforms import BatchAugment, ten_crop
+from alexnet_lightning.dataset_tools.pack import pack_dataset
+
+from .conftest import write_image_folder
 
 CLASSIFIER_ARGS = {
     "net": {"variant": "seed", "num_classes": 3, "dropout": 0.0},
@@ -27,12 +30,25 @@ def test_ten_crop_gives_corners_centre_and_their_mirrors():
     assert not torch.equal(views[0], views[1])
 
 
-def test_batch_ten_crops_match_torchvision():
-    images = torch.randint(0, 256, (3, 3, 30, 33), dtype=torch.uint8)
-    views = ten_crops(images, 24)
-    assert views.shape == (3, 10, 3, 24, 24)
-    for image, mine in zip(images, views, strict=True):
-        assert torch.equal(mine, torch.stack(list(v2.TenCrop(24)(image))))
+@pytest.mark.parametrize("in_loader", [False, True], ids=["on_device", "in_loader"])
+@pytest.mark.parametrize(
+    ("views", "shape"), [("ten_crop", (6, 10, 3, 64, 64)), ("center", (6, 3, 64, 64))]
+)
+def test_a_packs_test_views_equal_the_per_image_path_bitwise(tmp_path, in_loader, views, shape):
+    # square files: the pack's central square is the whole (resized) image
+    tree = write_image_folder(tmp_path / "t", ["a", "b"], {"train": 1, "val": 3}, size=(80, 80))
+    options = {"image_size": 64, "test_views": views, "batch_size": 6, "num_workers": 0}
+    per_image = ImageFolderDataModule(str(tree), **options)
+    per_image.setup("test")
+    expected, targets = next(iter(per_image.test_dataloader()))
+    packed = pack_dataset(tree, tmp_path / "packed", side=80, workers=1, progress=False)
+    module = PackedDataModule(str(packed), crop_in_loader=in_loader, **options)
+    module.setup("test")
+    images, packed_targets, _, draws = next(iter(module.test_dataloader()))
+    if not in_loader:  # the batch hook's crop, as on an accelerator
+        images = module._crop(images.permute(0, 3, 1, 2), draws, split="test")
+    assert images.shape == shape and torch.equal(packed_targets, targets)
+    assert torch.equal(images, expected)
 
 
 def test_eval_normalisation_of_a_view_batch_is_that_of_each_view():

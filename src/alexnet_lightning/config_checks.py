@@ -245,6 +245,32 @@ RULES: dict[str, Rule] = {
 }
 
 
+# imagefolder.yaml's keys about decoding files, at the values that ask for nothing. data=packed
+# composes that file, so experiments written for JPEG folders run on a pack unchanged; set to
+# anything else they would do nothing there, so a packed source refuses them.
+FILE_OPTIONS = {
+    "decoder": "auto",
+    "reduced_decode": True,
+    "decode_on_device": False,
+    "cache_decoded": False,
+    "on_bad_image": "warn",
+    "missing_hint": None,
+}
+
+
+def refuse_file_options(data: Any) -> None:
+    """Raise ConfigError for the first of ``FILE_OPTIONS`` that ``data`` (a packed source's
+    settings) sets to something other than its idle value."""
+    for key, idle in FILE_OPTIONS.items():
+        value = data.get(key, idle)
+        if value != idle:
+            raise ConfigError(
+                f"data.{key}={value!r} does not apply to a packed dataset, whose images are "
+                "decoded already; drop it (data.packed_on_device=true keeps the decoded array "
+                "in GPU memory)"
+            )
+
+
 def _missing_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
     """Keys left at ``???``, found without resolving interpolations (which would raise)."""
     for key in cfg:
@@ -278,6 +304,8 @@ def check_config(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None:
             check_value(key, value)
+    if OmegaConf.select(cfg, "data.packed_on_device", default=None) is not None:
+        refuse_file_options(cfg.data)  # only a packed source has that key
     variant = OmegaConf.select(cfg, "model.net.variant", default=None)
     size = OmegaConf.select(cfg, "data.image_size", default=None)
     if variant is not None and size is not None and size < MIN_IMAGE_SIZE[variant]:

@@ -1,9 +1,17 @@
-"""LightningDataModule for ImageFolder trees (ImageNet subsets, Imagenette, the shapes set)."""
+"""The DataModules' shared part (``ImageDataModule``) and the JPEG folder source
+(``ImageFolderDataModule``: ImageNet subsets, Imagenette, the shapes set).
+
+``ImageDataModule`` holds what every source shares: the loading and augmentation settings, the
+loaders and their samplers (exact resume, DDP shards), and the on-device augmentation. A source
+subclasses it with only what it owns: ``inspect`` (classes and split sizes), ``setup`` (one
+dataset per split), its collate function, and its batch hooks' crops (packed/datamodule.py).
+"""
 
 from __future__ import annotations
 
 import math
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -37,10 +45,10 @@ from alexnet_lightning.data.transforms import (
     BatchAugment,
     eval_crop,
     paper_crop,
+    ten_crop,
     train_crop,
 )
 from alexnet_lightning.errors import DataError
-from alexnet_lightning.ten_crop import ten_crop
 
 
 def splits_of_stage(stage: str | None) -> tuple[str, ...]:
@@ -53,11 +61,12 @@ def splits_of_stage(stage: str | None) -> tuple[str, ...]:
     }.get(stage or "fit", ("train", "val", "test"))
 
 
-class ImageFolderDataModule(L.LightningDataModule):
-    """Loads ``root/train/<class>/*``, ``root/val/<class>/*`` and optional ``root/test``.
+class ImageDataModule(L.LightningDataModule, ABC):
+    """Batches of one image source, its loaders and samplers, and the augmentation on the device.
 
-    Workers decode and crop to uint8; flip, PCA lighting and normalisation run on the device
-    in ``on_after_batch_transfer``. Without a ``test/`` folder the test split is ``val/``.
+    Loaders hand over uint8 crops (or what the source's ``on_after_batch_transfer`` crops);
+    flip, PCA lighting and normalisation run on the device in ``on_after_batch_transfer``.
+    Without a test split the test split is ``val``.
     """
 
     def __init__(
@@ -78,14 +87,8 @@ class ImageFolderDataModule(L.LightningDataModule):
         std: Sequence[float] = IMAGENET_STD,
         pin_memory: bool = True,
         persistent_workers: bool = True,
-        on_bad_image: str = "warn",
         test_split: str = "test",
         test_views: str = "center",
-        missing_hint: str | None = None,
-        decoder: str = "auto",
-        reduced_decode: bool = True,
-        decode_on_device: bool = False,
-        cache_decoded: bool = False,
     ) -> None:
         super().__init__()
         # Plain types only: the checkpoint stores these and must load with weights_only=True.
@@ -107,96 +110,43 @@ class ImageFolderDataModule(L.LightningDataModule):
                 "std": [float(v) for v in std],
                 "pin_memory": bool(pin_memory),
                 "persistent_workers": bool(persistent_workers),
-                "on_bad_image": str(on_bad_image),
                 "test_split": str(test_split),
                 "test_views": str(test_views),
-                "decoder": str(decoder),
-                "reduced_decode": bool(reduced_decode),
-                "decode_on_device": bool(decode_on_device),
-                "cache_decoded": bool(cache_decoded),
             },
             logger=False,
         )
         for key, value in (
             ("train_crop", train_crop),
             ("test_views", test_views),
-            ("decoder", decoder),
             ("hflip", hflip),
             ("normalize", normalize),
         ):
             check_value(f"data.{key}", value)
         self.root = Path(root).expanduser()
-        self.missing_hint = missing_hint
         self.augment = BatchAugment(mean, std, lighting_std, flip=hflip, normalize=normalize)
         self._info: FolderInfo | None = None
-        self.datasets: dict[str, ImageFiles] = {}
-        self._batch_decoders: dict[str, BatchDecoder] = {}
+        self.datasets: dict[str, Dataset] = {}
         # (epoch, batches done, batches in that epoch or None) of the checkpoint resumed from
         self._resume_at: tuple[int, int, int | None] | None = None
 
+    @abstractmethod
     def inspect(self) -> FolderInfo:
-        """Check the folder tree (raises DataError) and return its classes and names."""
-        if self._info is None:
-            splits = ("train", "val") + ((self.hparams.test_split,) if self._has_test() else ())
-            self._info = inspect_folder(
-                self.root, self.hparams.num_classes, splits, missing_hint=self.missing_hint
-            )
-        return self._info
+        """Check the source (raises DataError) and return its classes, names and split sizes."""
+
+    @abstractmethod
+    def _collate(self, split: str) -> Callable[[list], Any]:
+        """How the split's loader puts samples together."""
 
     @property
     def class_names(self) -> list[str]:
         return self.inspect().names
 
-    def _has_test(self) -> bool:
-        return self.hparams.test_split != "val" and (self.root / self.hparams.test_split).is_dir()
+    @property
+    def _training(self) -> bool:
+        return self.trainer is not None and self.trainer.training
 
-    def _split_dir(self, split: str) -> Path:
-        if split == "test":
-            return self.root / (self.hparams.test_split if self._has_test() else "val")
-        return self.root / split
-
-    def setup(self, stage: str | None = None) -> None:
-        info = self.inspect()
-        hp = self.hparams
-        wanted = splits_of_stage(stage)
-        for split in wanted:
-            if split in self.datasets:
-                continue
-            files = ImageFiles(
-                self._split_dir(split), info.classes, self.file_transform(split), hp.on_bad_image
-            )
-            if hp.cache_decoded and not self._on_device(split):
-                paths = [files.file_path(i) for i in range(len(files))]
-                files.cache = DecodedImageCache(paths, self._image_transform(split))
-            self.datasets[split] = files
-
-    def _on_device(self, split: str) -> bool:
-        """Whether this split's files are decoded in batches on the device (ten-crop is not)."""
-        hp = self.hparams
-        return hp.decode_on_device and not (split == "test" and hp.test_views == "ten_crop")
-
-    def _image_transform(self, split: str) -> Callable:
-        """The split's crop, for PIL images or uint8 tensors (on any device)."""
-        hp = self.hparams
-        if split == "train" and hp.train_crop == "paper":
-            return paper_crop(hp.image_size, hp.eval_resize_ratio)
-        if split == "train" and hp.train_crop == "random_resized":
-            return train_crop(hp.image_size, hp.crop_scale, hp.crop_ratio)
-        if split == "test" and hp.test_views == "ten_crop":
-            return ten_crop(hp.image_size, hp.eval_resize_ratio)
-        return eval_crop(hp.image_size, hp.eval_resize_ratio)
-
-    def file_transform(self, split: str) -> Callable[[str], Any]:
-        """What a loader worker does with one file: read its bytes (decode_on_device), or
-        decode it at the smallest size the split's crop allows and crop it."""
-        hp = self.hparams
-        if self._on_device(split):
-            return read_bytes
-        options = {"decoder": hp.decoder, "reduced_decode": hp.reduced_decode}
-        if split == "train" and hp.train_crop == "random_resized":
-            return DecodeRandomResizedCrop(hp.image_size, hp.crop_scale, hp.crop_ratio, **options)
-        side = round(hp.image_size * hp.eval_resize_ratio)  # every other crop resizes to this
-        return DecodeShorterSide(side, self._image_transform(split), **options)
+    def _device(self) -> torch.device:
+        return self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
 
     def _ranks(self) -> tuple[int, int]:
         trainer = self.trainer
@@ -284,9 +234,6 @@ class ImageFolderDataModule(L.LightningDataModule):
         """The training dataset as the shuffle sampler's (index, seed) pairs index it."""
         return SeededSamples(dataset)
 
-    def _collate(self, split: str) -> Callable[[list], Any]:
-        return collate_encoded if self._on_device(split) else collate_skipping_bad
-
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
@@ -326,31 +273,11 @@ class ImageFolderDataModule(L.LightningDataModule):
         if stage == "fit":  # a later fit of this DataModule starts where its own checkpoint says
             self._resume_at = None
 
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        if not (self.hparams.decode_on_device and is_encoded_batch(batch)):
-            return batch
-        training = self.trainer is not None and self.trainer.training
-        split = "train" if training else "val"
-        if split not in self._batch_decoders:
-            hp = self.hparams
-            crop = hp.train_crop if training and hp.train_crop != "none" else "center"
-            self._batch_decoders[split] = BatchDecoder(
-                crop,
-                hp.image_size,
-                hp.on_bad_image,
-                scale=hp.crop_scale,
-                ratio=hp.crop_ratio,
-                resize_ratio=hp.eval_resize_ratio,
-            )
-        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        return self._batch_decoders[split](batch, device)
-
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         images, targets = batch
         if images.numel() == 0:
             return batch
-        training = self.trainer is not None and self.trainer.training
-        return self.augment(images, train=training), targets
+        return self.augment(images, train=self._training), targets
 
 
 def standalone_trainer(device: torch.device | str, training: bool = True) -> SimpleNamespace:
@@ -369,3 +296,113 @@ def standalone_trainer(device: torch.device | str, training: bool = True) -> Sim
             epoch_progress=SimpleNamespace(current=SimpleNamespace(processed=0))
         ),
     )
+
+
+class ImageFolderDataModule(ImageDataModule):
+    """``root/train/<class>/*``, ``root/val/<class>/*`` and optional ``root/<test_split>``,
+    decoded and cropped by the loader workers (with ``decode_on_device``, in batches on the
+    device). ``options``: ImageDataModule's loading and augmentation arguments."""
+
+    def __init__(
+        self,
+        root: str,
+        on_bad_image: str = "warn",
+        missing_hint: str | None = None,
+        decoder: str = "auto",
+        reduced_decode: bool = True,
+        decode_on_device: bool = False,
+        cache_decoded: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(root, **options)
+        check_value("data.decoder", decoder)
+        self.hparams.update(
+            {
+                "on_bad_image": str(on_bad_image),
+                "decoder": str(decoder),
+                "reduced_decode": bool(reduced_decode),
+                "decode_on_device": bool(decode_on_device),
+                "cache_decoded": bool(cache_decoded),
+            }
+        )
+        self.missing_hint = missing_hint
+        self._batch_decoders: dict[str, BatchDecoder] = {}
+
+    def inspect(self) -> FolderInfo:
+        if self._info is None:
+            splits = ("train", "val") + ((self.hparams.test_split,) if self._has_test() else ())
+            self._info = inspect_folder(
+                self.root, self.hparams.num_classes, splits, missing_hint=self.missing_hint
+            )
+        return self._info
+
+    def _has_test(self) -> bool:
+        return self.hparams.test_split != "val" and (self.root / self.hparams.test_split).is_dir()
+
+    def _split_dir(self, split: str) -> Path:
+        if split == "test":
+            return self.root / (self.hparams.test_split if self._has_test() else "val")
+        return self.root / split
+
+    def setup(self, stage: str | None = None) -> None:
+        info = self.inspect()
+        hp = self.hparams
+        for split in splits_of_stage(stage):
+            if split in self.datasets:
+                continue
+            files = ImageFiles(
+                self._split_dir(split), info.classes, self.file_transform(split), hp.on_bad_image
+            )
+            if hp.cache_decoded and not self._on_device(split):
+                paths = [files.file_path(i) for i in range(len(files))]
+                files.cache = DecodedImageCache(paths, self._image_transform(split))
+            self.datasets[split] = files
+
+    def _on_device(self, split: str) -> bool:
+        """Whether this split's files are decoded in batches on the device (ten-crop is not)."""
+        hp = self.hparams
+        return hp.decode_on_device and not (split == "test" and hp.test_views == "ten_crop")
+
+    def _image_transform(self, split: str) -> Callable:
+        """The split's crop, for PIL images or uint8 tensors (on any device)."""
+        hp = self.hparams
+        if split == "train" and hp.train_crop == "paper":
+            return paper_crop(hp.image_size, hp.eval_resize_ratio)
+        if split == "train" and hp.train_crop == "random_resized":
+            return train_crop(hp.image_size, hp.crop_scale, hp.crop_ratio)
+        if split == "test" and hp.test_views == "ten_crop":
+            return ten_crop(hp.image_size, hp.eval_resize_ratio)
+        return eval_crop(hp.image_size, hp.eval_resize_ratio)
+
+    def file_transform(self, split: str) -> Callable[[str], Any]:
+        """What a loader worker does with one file: read its bytes (decode_on_device), or
+        decode it at the smallest size the split's crop allows and crop it."""
+        hp = self.hparams
+        if self._on_device(split):
+            return read_bytes
+        options = {"decoder": hp.decoder, "reduced_decode": hp.reduced_decode}
+        if split == "train" and hp.train_crop == "random_resized":
+            return DecodeRandomResizedCrop(hp.image_size, hp.crop_scale, hp.crop_ratio, **options)
+        side = round(hp.image_size * hp.eval_resize_ratio)  # every other crop resizes to this
+        return DecodeShorterSide(side, self._image_transform(split), **options)
+
+    def _collate(self, split: str) -> Callable[[list], Any]:
+        return collate_encoded if self._on_device(split) else collate_skipping_bad
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if not (self.hparams.decode_on_device and is_encoded_batch(batch)):
+            return batch
+        training = self._training
+        split = "train" if training else "val"
+        if split not in self._batch_decoders:
+            hp = self.hparams
+            crop = hp.train_crop if training and hp.train_crop != "none" else "center"
+            self._batch_decoders[split] = BatchDecoder(
+                crop,
+                hp.image_size,
+                hp.on_bad_image,
+                scale=hp.crop_scale,
+                ratio=hp.crop_ratio,
+                resize_ratio=hp.eval_resize_ratio,
+            )
+        return self._batch_decoders[split](batch, self._device())

@@ -3,7 +3,7 @@
 Two decoders, chosen per image by ``decoder``:
 - ``torchvision``: ``torchvision.io.decode_image`` (libjpeg-turbo, libpng) into a uint8 tensor;
   the crop and resize then run on that tensor. Measured 1.3-1.9x faster than PIL on this
-  project's CPU for JPEGs from 80 to 1600 px (README, Speed).
+  project's CPU for JPEGs from 80 to 1600 px.
 - ``pil``: PIL, which can decode a JPEG at 1/2, 1/4 or 1/8 of its size straight from the DCT
   coefficients (``Image.draft``): far less work when the crop will be much smaller than the file.
 ``auto`` (the default) uses PIL's reduced decoding when it saves a factor of 2 or more, and

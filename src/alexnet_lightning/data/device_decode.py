@@ -191,6 +191,8 @@ def _canvas(images: list[torch.Tensor]) -> torch.Tensor:
     return canvas
 
 
+# torchvision computes the next two only in private helpers (_compute_resized_output_size,
+# _center_crop_compute_crop_anchor in transforms.v2.functional._geometry)
 def _resized_size(height: int, width: int, side: int) -> tuple[int, int]:
     """The size v2.Resize(side) gives a height x width image (shorter side to ``side``)."""
     if height <= width:

@@ -7,7 +7,8 @@ the paper's PCA lighting noise and normalisation run on the whole batch on the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -66,6 +67,22 @@ def eval_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> v2.Co
             v2.PILToTensor(),
         ]
     )
+
+
+def ten_crop(image_size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> Callable:
+    """The paper's ten-crop test (section 4.1) for one image: resize, then the four corners and
+    the centre, and the same of the mirror image, as a uint8 (10, C, H, W) tensor in
+    ``v2.TenCrop``'s order. A DataModule with ``test_views=ten_crop`` batches these as
+    (batch, 10, C, H, W); AlexNetClassifier.test_step averages the views' softmax."""
+    side = round(image_size * resize_ratio)
+    # PILToTensor leaves tensors (files decoded by torchvision) as they are
+    views = v2.Compose([v2.Resize(side, antialias=True), v2.TenCrop(image_size), v2.PILToTensor()])
+    # A partial of a module-level function, so loader workers can pickle it.
+    return partial(_stacked, views)
+
+
+def _stacked(views: v2.Compose, image: object) -> torch.Tensor:
+    return torch.stack(views(image))
 
 
 class PCALighting(nn.Module):
@@ -138,6 +155,7 @@ class BatchAugment(nn.Module):
         x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
         if train:
             if self.flip:
+                # v2.RandomHorizontalFlip flips a whole batch or none of it: one draw per image
                 flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
                 x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             self.lighting.to(x.device)

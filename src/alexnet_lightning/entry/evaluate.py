@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
@@ -14,7 +16,6 @@ from alexnet_lightning.callbacks.tensorboard_images import ConfusionMatrixLogger
 from alexnet_lightning.checkpoints import check_fits, load_classifier
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import ConfigError
-from alexnet_lightning.ten_crop import ten_crop_metrics
 from alexnet_lightning.utils.instantiate import instantiate_loggers
 from alexnet_lightning.utils.run_files import (
     log_hyperparameters,
@@ -70,6 +71,21 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         _write_confusion_csv(output_dir / "confusion_matrix.csv", info.names, matrix.tolist())
     write_json(output_dir / "metrics.json", metrics)
     return metrics
+
+
+def ten_crop_metrics(
+    cfg: DictConfig, trainer: L.Trainer, model: L.LightningModule, inputs: Mapping[str, Any]
+) -> dict[str, float]:
+    """Test ``model`` again on the paper's ten views of ``cfg.split`` (eval.py tta=ten_crop):
+    ``test/<metric>_ten_crop``. ``inputs`` are the checkpoint's input settings, as for the
+    single-crop test."""
+    datamodule = instantiate(cfg.data, test_split=cfg.split, test_views="ten_crop", **inputs)
+    trainer.test(model, datamodule=datamodule)
+    return {
+        f"{key}_ten_crop": value
+        for key, value in to_floats(trainer.callback_metrics).items()
+        if key.startswith("test/")
+    }
 
 
 def _write_confusion_csv(path: Path, names: list[str], rows: list[list[int]]) -> None:

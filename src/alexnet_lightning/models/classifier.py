@@ -19,7 +19,6 @@ from torchmetrics.classification import MulticlassAccuracy
 from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.models.divergence import NonFiniteLossWatch
 from alexnet_lightning.models.weighted_mean import WeightedMean
-from alexnet_lightning.ten_crop import view_averaged_logits
 
 # Training steps between two looks at the divergence check (each one waits for the GPU).
 DIVERGENCE_CHECK_EVERY = 50
@@ -32,6 +31,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def view_averaged_logits(
+    model: Callable[[torch.Tensor], torch.Tensor], views: torch.Tensor
+) -> torch.Tensor:
+    """(batch, views, C, H, W) -> log of the softmax averaged over the views, (batch, classes):
+    the paper's ten-crop prediction (section 4.1).
+
+    Logs, so the cross-entropy of the result is the NLL of the averaged softmax and its argmax
+    is the paper's prediction (averaging logits instead would weigh one confident view more).
+    """
+    probs = model(views.flatten(0, 1)).softmax(dim=1)
+    return probs.view(*views.shape[:2], -1).mean(dim=1).clamp_min(1e-12).log()
 
 
 BEST_KEY = "val_acc_best.max_value"

@@ -3,7 +3,8 @@
 The loader does almost nothing: it gathers a batch's rows from the mapped array with one read
 and draws the batch's crops from the per-sample seeds (the same torchvision draws the per-image
 path makes). Cropping, flips, PCA lighting and normalisation run on the device as whole-batch
-ops in ``on_after_batch_transfer``. With ``packed_on_device`` the whole array lives in the
+ops in ``on_after_batch_transfer`` (training on the CPU, the loader workers cut the crops
+instead: ``crop_in_loader``). With ``packed_on_device`` the whole array lives in the
 device's memory and the loader hands over only row numbers and crop draws.
 
 Sizes: packed images are side x side. Crops behave as if the image had been resized to
@@ -15,30 +16,21 @@ side x side image directly (so it sees the central square, not the whole photogr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from torchvision.transforms import v2
 
-from alexnet_lightning.data.batch_crops import (
-    center_crops,
-    crops_at,
-    random_crop_offsets,
-    resize_batch,
-    resized_crop_boxes,
-    resized_crops,
-    resized_crops_per_image,
-)
-from alexnet_lightning.data.datamodule import ImageFolderDataModule, splits_of_stage
+from alexnet_lightning.config_checks import FILE_OPTIONS, refuse_file_options
+from alexnet_lightning.data import batch_crops
+from alexnet_lightning.data.datamodule import ImageDataModule, splits_of_stage
 from alexnet_lightning.data.folder import FolderInfo
 from alexnet_lightning.data.packed.store import PackedSplit, read_packed_manifest
-from alexnet_lightning.errors import ConfigError, DataError
-from alexnet_lightning.ten_crop import ten_crops
-
-JPEG_ONLY_OPTIONS = {"decoder", "reduced_decode", "cache_decoded", "on_bad_image", "missing_hint"}
+from alexnet_lightning.errors import DataError
 
 
 class PackedRows(Dataset):
@@ -83,8 +75,9 @@ def _identity(batch: tuple) -> tuple:
     return batch
 
 
-class PackedDataModule(ImageFolderDataModule):
-    """ImageFolderDataModule's sampling, resume and augmentation over a packed folder."""
+class PackedDataModule(ImageDataModule):
+    """A packed folder (see the module docstring): rows gathered by the loader, cropped on the
+    device or, training on the CPU, by the loader workers."""
 
     # whether crops larger than the packed side are made by upsampling (a small-image dataset
     # fed to ImageNet-sized networks) rather than refused as a pack made too small
@@ -95,27 +88,18 @@ class PackedDataModule(ImageFolderDataModule):
         root: str,
         packed_on_device: bool = False,
         crop_in_loader: bool | None = None,
-        decode_on_device: bool = False,
         **options: Any,
     ) -> None:
-        """``options``: ImageFolderDataModule's loading and augmentation arguments (batch_size,
-        image_size, train_crop, ...). conf/data/packed.yaml takes imagefolder.yaml's keys so
-        that experiments written for the JPEG path compose with data=packed; those about
-        decoding files (decoder, reduced_decode, cache_decoded, on_bad_image, missing_hint)
-        have nothing to act on here and are dropped."""
-        for name in JPEG_ONLY_OPTIONS:
-            options.pop(name, None)
-        if decode_on_device:
-            raise ConfigError(
-                "data.decode_on_device=true: a packed dataset is decoded already; drop it "
-                "(data.packed_on_device=true keeps the decoded array in GPU memory instead)"
-            )
-        super().__init__(root=root, **options)
+        """``options``: ImageDataModule's loading and augmentation arguments (batch_size,
+        image_size, train_crop, ...), and imagefolder.yaml's file options at the values that
+        ask for nothing (config_checks.FILE_OPTIONS); any other value is a ConfigError."""
+        refuse_file_options(options)
+        shared = {k: v for k, v in options.items() if k not in FILE_OPTIONS}
+        super().__init__(root, **shared)
         self.hparams["packed_on_device"] = bool(packed_on_device)
         self.hparams["crop_in_loader"] = None if crop_in_loader is None else bool(crop_in_loader)
         self._crops_in_loader = False
         self._packed = None
-        self._splits: dict[str, PackedSplit] = {}
         self._on_device_arrays: dict[str, torch.Tensor] = {}
 
     # --- what the folder holds --------------------------------------------------------------
@@ -161,7 +145,6 @@ class PackedDataModule(ImageFolderDataModule):
                 continue
             name = self._packed_split(split)
             packed = PackedSplit(self.root, name, info.split_sizes[name])
-            self._splits[split] = packed
             draw = self._draw if split == "train" else None
             crop = partial(self._crop, split=split) if self._crops_in_loader else None
             self.datasets[split] = PackedRows(
@@ -178,12 +161,11 @@ class PackedDataModule(ImageFolderDataModule):
             return torch.empty(0)
         if hp.train_crop == "paper":
             crop_side = self._eval_side()
-            tops, lefts = random_crop_offsets(seeds, crop_side, crop_side, hp.image_size)
+            tops, lefts = batch_crops.random_crop_offsets(
+                seeds, crop_side, crop_side, hp.image_size
+            )
             return torch.stack([tops, lefts], dim=1)
-        return resized_crop_boxes(seeds, side, side, hp.crop_scale, hp.crop_ratio)
-
-    def _device(self) -> torch.device:
-        return self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        return batch_crops.resized_crop_boxes(seeds, side, side, hp.crop_scale, hp.crop_ratio)
 
     def _to_device(self, split: str, packed: PackedSplit) -> None:
         device = self._device()
@@ -204,30 +186,20 @@ class PackedDataModule(ImageFolderDataModule):
     def _seeded(self, dataset: Dataset) -> Dataset:
         return dataset  # the seeds travel to __getitems__ as they are; the draws happen there
 
-    def _collate(self, split: str):
-        return _identity
+    def _collate(self, split: str) -> Callable[[tuple], tuple]:
+        return _identity  # PackedRows.__getitems__ makes the whole batch
 
     # --- on the device ----------------------------------------------------------------------
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        return batch
-
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         images, targets, rows, draws = batch
-        training = self.trainer is not None and self.trainer.training
-        split = "train" if training else self._current_eval_split()
-        if self._crops_in_loader:
-            return self.augment(images, train=training), targets
-        if images.numel() == 0 and len(rows) > 0:  # the array lives on the device
-            images = self._on_device_arrays[split][rows]
-        x = images.permute(0, 3, 1, 2)  # NHWC storage: a channels_last NCHW view
-        crops = self._crop(x, draws, split=split)
-        return self.augment(crops, train=training), targets
-
-    def _current_eval_split(self) -> str:
-        trainer = self.trainer
-        if trainer is not None and trainer.testing:
-            return "test"
-        return "val"
+        if not self._crops_in_loader:
+            testing = self.trainer is not None and self.trainer.testing
+            split = "train" if self._training else "test" if testing else "val"
+            if images.numel() == 0 and len(rows) > 0:  # the array lives on the device
+                images = self._on_device_arrays[split][rows]
+            x = images.permute(0, 3, 1, 2)  # NHWC storage: a channels_last NCHW view
+            images = self._crop(x, draws, split=split)
+        return super().on_after_batch_transfer((images, targets), dataloader_idx)
 
     def _crop(
         self, x: torch.Tensor, draws: torch.Tensor, split: str, rows: torch.Tensor | None = None
@@ -240,13 +212,15 @@ class PackedDataModule(ImageFolderDataModule):
         training = split == "train" and hp.train_crop != "none"
         if training and hp.train_crop == "random_resized":
             if x.device.type == "cpu":  # torchvision's exact pixels, and faster there
-                return resized_crops_per_image(x, draws, hp.image_size, rows)
-            return resized_crops(x if rows is None else x[rows], draws, hp.image_size)
+                return batch_crops.resized_crops_per_image(x, draws, hp.image_size, rows)
+            return batch_crops.resized_crops(x if rows is None else x[rows], draws, hp.image_size)
         if rows is not None and not (training and x.shape[-1] == self._eval_side()):
             x, rows = x[rows], None  # a resize or an eval crop: the batch first
-        x = resize_batch(x, self._eval_side())
+        side = self._eval_side()
+        x = v2.functional.resize(x, [side, side], antialias=True)  # nothing when x is that size
         if training:
-            return crops_at(x, draws[:, 0], draws[:, 1], hp.image_size, rows)
+            return batch_crops.crops_at(x, draws[:, 0], draws[:, 1], hp.image_size, rows)
+        size = [hp.image_size, hp.image_size]
         if split == "test" and hp.test_views == "ten_crop":
-            return ten_crops(x, hp.image_size)
-        return center_crops(x, hp.image_size).contiguous(memory_format=torch.channels_last)
+            return torch.stack(v2.functional.ten_crop(x, size), dim=1)  # (N, 10, C, H, W)
+        return v2.functional.center_crop(x, size).contiguous(memory_format=torch.channels_last)
