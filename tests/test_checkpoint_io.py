@@ -16,9 +16,8 @@ from omegaconf import open_dict
 
 from alexnet_lightning.checkpoints import AtomicCheckpointIO, _write_failure
 from alexnet_lightning.errors import CheckpointError
-
-from .conftest import ROOT, TINY_SHAPES, compose_config
-from .test_train_run import run_script
+from tests.conftest import ROOT, TINY_SHAPES, compose_config
+from tests.runs import run_script
 
 
 def test_sigkill_during_a_save_leaves_the_previous_checkpoint_whole(tmp_path):

@@ -23,9 +23,8 @@ from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.dataset_tools.synthetic_cifar10 import CLASSES, write_cifar10_archive
 from alexnet_lightning.errors import ConfigError, DataError
-
-from .conftest import EXACT_RUN, ROOT, write_image_folder
-from .test_resume import assert_bitwise_equal, load, runs
+from tests.conftest import EXACT_RUN, ROOT, write_image_folder
+from tests.test_resume import assert_bitwise_equal, load, runs
 
 ARCHIVE = "cifar-10-python.tar.gz"
 PER_BATCH, TEST, VAL = 12, 10, 12  # 60 training images: 48 train + 12 val

@@ -18,8 +18,7 @@ from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.dataset_tools.synthetic_cifar10 import write_cifar10_archive
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
-
-from .conftest import CONF, TINY_SHAPES, compose_config
+from tests.conftest import CONF, TINY_SHAPES, compose_config
 
 
 def options(group: str, nested: bool = False) -> list[str]:

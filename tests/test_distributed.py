@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from .conftest import TINY_NET
-from .test_train_run import finished_run, only_run_folder, run_script
+from tests.conftest import TINY_NET
+from tests.runs import finished_run, only_run_folder, run_script
 
 # 15 validation images: an odd count, so two ranks get shards of 8 and 7.
 ODD_DATA = [

@@ -21,16 +21,15 @@ from alexnet_lightning.data.samplers import SeededSamples
 from alexnet_lightning.dataset_tools import pack as pack_module
 from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.errors import ConfigError, DataError
-
-from .conftest import EXACT_RUN, ROOT, TINY_NET, write_image_folder
-from .test_resume import assert_bitwise_equal, load, runs
-from .test_train_run import (
+from tests.conftest import EXACT_RUN, ROOT, TINY_NET, write_image_folder
+from tests.entry.test_train import (
     HEAVY_MODULES,
     finished_run,
     only_run_folder,
     run_and_list_imports,
     run_script,
 )
+from tests.test_resume import assert_bitwise_equal, load, runs
 
 CLASSES = ["ant", "bee", "cat", "dog"]
 

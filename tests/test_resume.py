@@ -21,9 +21,8 @@ from alexnet_lightning.data.samplers import ResumableShuffleSampler
 from alexnet_lightning.entry.train import train as train_entry
 from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.models.classifier import BEST_KEY, TRAIN_EPOCH_KEY, AlexNetClassifier
-
-from .conftest import CONF, EXACT_RUN, ROOT, TINY_SHAPES, compose_config
-from .interrupt import Interrupted
+from tests.conftest import CONF, EXACT_RUN, ROOT, TINY_SHAPES, compose_config
+from tests.interrupt import Interrupted
 
 RUN = [*TINY_SHAPES, *EXACT_RUN]
 KILL = "+callbacks.kill._target_=tests.interrupt.KillAt"

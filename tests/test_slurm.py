@@ -28,14 +28,13 @@ from omegaconf import open_dict
 
 from alexnet_lightning.entry.evaluate import evaluate
 from alexnet_lightning.entry.train import train as train_entry
-
-from .conftest import ROOT, TINY_SHAPES, compose_config
-from .test_distributed import ODD_DATA, ODD_SHAPES
-from .test_resume import EXACT, assert_bitwise_equal, fit_in_process, load, trainer_arg
+from tests.conftest import ROOT, TINY_SHAPES, compose_config
+from tests.test_distributed import ODD_DATA, ODD_SHAPES
+from tests.test_resume import EXACT, assert_bitwise_equal, fit_in_process, load, trainer_arg
 
 README = ROOT / "README.md"
 SLURM_LOCAL = ROOT / "scripts" / "slurm_local.sh"
-# a few batches per job, as in tests/test_sweeps.py
+# a few batches per job, as in tests/sweeps/runs.py
 FAST = [
     *TINY_SHAPES,
     "trainer.max_epochs=1",

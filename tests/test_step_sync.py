@@ -14,8 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from alexnet_lightning.entry.train import train
 from alexnet_lightning.errors import TrainingDiverged
 from alexnet_lightning.models import classifier
-
-from .conftest import TINY_SHAPES, compose_config
+from tests.conftest import TINY_SHAPES, compose_config
 
 # What makes the host wait for a GPU: reading a device value into Python, or an op whose
 # output size depends on device values. On the CPU these are counted as stand-ins.

@@ -117,7 +117,7 @@ def resized_crops(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch
     ceil(box side / size) bilinear samples per output pixel in each direction, a box filter over
     the footprint that antialiased resizing spreads with a triangle instead. Against
     ``v2.functional.resized_crop(..., antialias=True)`` on the same boxes the result differs by
-    about one grey level on average (tests/test_batch_crops.py pins the tolerance).
+    about one grey level on average (tests/data/test_batch_crops.py pins the tolerance).
     uint8 in, uint8 out (rounded).
     """
     # v2.functional.resized_crop takes one box for the whole batch; roi_align one per image

@@ -28,7 +28,7 @@ from alexnet_lightning.data.transforms import (
 )
 from alexnet_lightning.errors import ConfigError, DataError
 from tests.conftest import write_image_folder
-from tests.test_datamodule import make, truncate, write_odd_images
+from tests.data.test_datamodule import make, truncate, write_odd_images
 
 
 def smooth_jpeg(path, size):

@@ -24,8 +24,9 @@ from alexnet_lightning.dataset_tools.imagenet import imagenet_names
 from alexnet_lightning.dataset_tools.imagenet.download import Checksum, download_imagenette
 from alexnet_lightning.dataset_tools.imagenet.extract import safe_extract
 from alexnet_lightning.errors import ConfigError, DataError
+from tests.conftest import ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = ROOT
 SCRIPT = REPO / "scripts" / "download_imagenette.py"
 WNIDS = ["n01440764", "n02102040", "n03888257"]
 NAME = "imagenette2-160.tgz"

@@ -9,8 +9,7 @@ from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.data.transforms import BatchAugment, ten_crop
 from alexnet_lightning.dataset_tools.pack import pack_dataset
-
-from .conftest import write_image_folder
+from tests.conftest import write_image_folder
 
 CLASSIFIER_ARGS = {
     "net": {"variant": "seed", "num_classes": 3, "dropout": 0.0},

@@ -6,9 +6,8 @@ import sys
 from lightning.pytorch.callbacks import RichProgressBar
 
 from alexnet_lightning.callbacks.epoch_log import EpochLog, duration, progress_display
-
-from .conftest import TINY_SHAPES
-from .test_train_run import only_run_folder, run_script
+from tests.conftest import TINY_SHAPES
+from tests.runs import only_run_folder, run_script
 
 LINE = re.compile(
     r"epoch (\d+)/3  step (\d+)  train/loss \d\.\d{4}  val/loss \d\.\d{4}  val/acc \d\.\d{4}  "

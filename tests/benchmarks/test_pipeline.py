@@ -25,9 +25,8 @@ from alexnet_lightning.benchmarks.timing import (
 from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.errors import ConfigError
-
-from .conftest import CONF, compose_config, write_image_folder
-from .test_train_run import only_run_folder, run_script
+from tests.conftest import CONF, compose_config, write_image_folder
+from tests.runs import only_run_folder, run_script
 
 
 class SlowSamples(Dataset):

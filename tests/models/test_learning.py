@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from alexnet_lightning.entry.train import train
-
-from .conftest import TINY_SHAPES, compose_config
+from tests.conftest import TINY_SHAPES, compose_config
 
 
 def test_overfits_a_small_batch_to_near_100_percent(tmp_path):

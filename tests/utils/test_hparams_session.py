@@ -4,8 +4,7 @@ from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from alexnet_lightning.utils.hparams_session import METRICS, curated_hparams, hparams_summaries
-
-from .conftest import compose_config
+from tests.conftest import compose_config
 
 
 def test_curated_hparams_of_an_sgd_imagefolder_run(tmp_path):

@@ -21,10 +21,9 @@ from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.sweeps.jobs import write_job_record
 from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
 from alexnet_lightning.sweeps.report import write_report
+from tests.conftest import CONF, compose_config
 from tests.sweeps.runs import read_summary, run_sweep
-
-from .conftest import CONF, compose_config
-from .test_cifar10 import ARCHIVE
+from tests.test_cifar10 import ARCHIVE
 
 
 def test_each_ablation_sweeps_its_baseline_and_variant_arm_over_seeds_and_all_sweeps_every_arm():

@@ -22,6 +22,7 @@ from alexnet_lightning.dataset_tools.imagenet import (
     resolve_class_list,
 )
 from alexnet_lightning.errors import ConfigError, DataError
+from tests.conftest import ROOT
 from tests.fake_imagenet import (
     DEVKIT_NAMES,
     KAGGLE_NAMES,
@@ -30,7 +31,7 @@ from tests.fake_imagenet import (
     write_meta_mat,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = ROOT
 SCRIPT = REPO / "scripts" / "make_imagenet_subset.py"
 
 

@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from alexnet_lightning.dataset_tools.imagenet import build_subset
-
-from .conftest import TINY_NET
-from .fake_imagenet import KAGGLE_NAMES, WNIDS, make_source
-from .test_train_run import only_run_folder, run_script
+from tests.conftest import TINY_NET
+from tests.fake_imagenet import KAGGLE_NAMES, WNIDS, make_source
+from tests.runs import only_run_folder, run_script
 
 SMALL = [
     *TINY_NET,

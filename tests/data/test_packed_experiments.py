@@ -8,9 +8,8 @@ from hydra.utils import instantiate
 
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.dataset_tools.pack import pack_dataset
-
-from .conftest import TINY_NET, compose_config, write_image_folder
-from .test_train_run import finished_run, only_run_folder, run_script
+from tests.conftest import TINY_NET, compose_config, write_image_folder
+from tests.runs import finished_run, only_run_folder, run_script
 
 CLASSES = ["n01", "n02", "n03"]
 

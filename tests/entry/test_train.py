@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -16,7 +15,8 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.custom_scalar import metadata as custom_scalars_metadata
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from .conftest import ROOT, TINY_DATA, TINY_SHAPES
+from tests.conftest import ROOT, TINY_DATA, TINY_SHAPES
+from tests.runs import finished_run, only_run_folder, run_script
 
 DESIGN_SCALARS = {
     "train/loss",
@@ -30,35 +30,6 @@ DESIGN_SCALARS = {
     "test/acc",
     "test/acc_top5",
 }
-
-
-def run_script(
-    script: str, *overrides: str, tmp: Path, **run_options: Any
-) -> subprocess.CompletedProcess:
-    """``scripts/<script>`` with its outputs under ``tmp``; ``run_options`` go to subprocess.run."""
-    command = [
-        sys.executable,
-        str(ROOT / "scripts" / script),
-        f"paths.data_dir={tmp / 'data'}",
-        f"paths.log_dir={tmp / 'logs'}",
-        *overrides,
-    ]
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=600, cwd=tmp, **run_options
-    )
-
-
-def only_run_folder(tmp: Path, task: str) -> Path:
-    runs = sorted((tmp / "logs" / task / "runs").iterdir())
-    assert len(runs) == 1, runs
-    return runs[0]
-
-
-def finished_run(script: str, *overrides: str, tmp: Path) -> Path:
-    """Run ``scripts/<script>``, which must succeed; its one run folder."""
-    result = run_script(script, *overrides, tmp=tmp)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return only_run_folder(tmp, Path(script).stem)
 
 
 @pytest.fixture(scope="module")

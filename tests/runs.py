@@ -1,0 +1,39 @@
+"""Running the scripts as a user does, with every output under a test's folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ROOT
+
+
+def run_script(
+    script: str, *overrides: str, tmp: Path, **run_options: Any
+) -> subprocess.CompletedProcess:
+    """``scripts/<script>`` with its outputs under ``tmp``; ``run_options`` go to subprocess.run."""
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / script),
+        f"paths.data_dir={tmp / 'data'}",
+        f"paths.log_dir={tmp / 'logs'}",
+        *overrides,
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=tmp, **run_options
+    )
+
+
+def only_run_folder(tmp: Path, task: str) -> Path:
+    runs = sorted((tmp / "logs" / task / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def finished_run(script: str, *overrides: str, tmp: Path) -> Path:
+    """Run ``scripts/<script>``, which must succeed; its one run folder."""
+    result = run_script(script, *overrides, tmp=tmp)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return only_run_folder(tmp, Path(script).stem)
