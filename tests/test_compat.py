@@ -109,3 +109,33 @@ def test_learning_rate_tag_is_lr_whatever_the_optimizer(
     assert sorted(monitor.lrs) == tags
     assert all(len(values) == 2 for values in monitor.lrs.values())  # one per step
     assert set(tags) <= set(trainer.callback_metrics)
+
+
+def test_sweep_params_are_hydras_overrides_of_the_config():
+    from hydra_plugins.alexnet_sweepers.grid import GridSweeper
+
+    sweeper = GridSweeper(max_batch_size=None, params={"seed": "0,1", "model.optimizer.lr": "0.1"})
+    assert compat.sweep_params(sweeper) == ["seed=0,1", "model.optimizer.lr=0.1"]
+
+
+def test_batches_taken_this_epoch_counts_the_loops_batches(tmp_path):
+    taken = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            taken.append(compat.batches_taken_this_epoch(trainer))
+
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=2,
+        limit_train_batches=3,  # of 4
+        callbacks=[Record()],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(_TinyModule("SGD", scheduled=False, groups=1))
+    assert taken == [1, 2, 3, 1, 2, 3]
+    assert compat.batches_taken_this_epoch(trainer) == 3

@@ -1,6 +1,7 @@
 """Exact resume: SIGKILL or SIGTERM a training run, resume it, get the same weights bit for bit."""
 
 import csv
+import functools
 import json
 import os
 import signal
@@ -23,10 +24,16 @@ from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.models.classifier import BEST_KEY, TRAIN_EPOCH_KEY, AlexNetClassifier
 
 from .conftest import CONF, EXACT_RUN, ROOT, TINY_SHAPES, compose_config
-from .interrupt import Interrupted
+from .interrupt import (
+    KILL,
+    Interrupted,
+    assert_bitwise_equal,
+    assert_killed_run_resumes_bitwise,
+    load,
+    runs,
+)
 
 RUN = [*TINY_SHAPES, *EXACT_RUN]
-KILL = "+callbacks.kill._target_=tests.interrupt.KillAt"
 
 
 def train(
@@ -46,26 +53,6 @@ def train(
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp, env=env)
     time.sleep(1.01)  # run folders are named by the second
     return result
-
-
-def runs(tmp: Path) -> list[Path]:
-    return sorted((tmp / "logs" / "train" / "runs").iterdir())
-
-
-def load(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def assert_bitwise_equal(a: dict, b: dict) -> None:
-    assert (a["epoch"], a["global_step"]) == (b["epoch"], b["global_step"])
-    assert a["state_dict"].keys() == b["state_dict"].keys()
-    for key, value in a["state_dict"].items():
-        assert torch.equal(value, b["state_dict"][key]), key
-    states_a, states_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
-    for param, state in states_a.items():
-        for name, value in state.items():
-            assert torch.equal(value, states_b[param][name]), (param, name)
-    assert a["lr_schedulers"] == b["lr_schedulers"]
 
 
 @pytest.fixture(scope="module")
@@ -108,18 +95,13 @@ def test_killed_mid_epoch_resumes_bitwise_from_a_step_checkpoint(uninterrupted, 
     # loader workers as real datasets run them: the SIGKILL ends them along with the job, and
     # the reference ran without any, so this also checks the order does not depend on them
     workers = ["data.num_workers=2", "data.persistent_workers=true"]
-    every_4 = "callbacks.step_checkpoint.every_n_train_steps=4"
-    killed = train(every_4, *workers, KILL, "+callbacks.kill.step=10", tmp=tmp_path, data=data)
-    assert killed.returncode == -signal.SIGKILL
-    last = runs(tmp_path)[0] / "checkpoints" / "last.ckpt"
-    state = load(last)
-    # step 8 is the 2nd of epoch 1's 6 batches: a mid-epoch checkpoint
-    assert (state["global_step"], state["epoch"]) == (8, 1)
-    assert state["ShapesDataModule"] == {"epoch": 1, "batches_done": 2, "epoch_batches": 6}
-
-    resumed = train(every_4, *workers, f"ckpt_path={last}", tmp=tmp_path, data=data)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert_bitwise_equal(load(runs(tmp_path)[1] / "checkpoints" / "last.ckpt"), uninterrupted)
+    assert_killed_run_resumes_bitwise(
+        functools.partial(train, data=data),
+        tmp_path,
+        "ShapesDataModule",
+        *workers,
+        uninterrupted=uninterrupted,
+    )
 
 
 def test_sigterm_saves_last_checkpoint_and_resumes_bitwise(uninterrupted, data, tmp_path):
@@ -463,8 +445,8 @@ def test_resuming_a_finished_run_still_reports_its_best(straight, tmp_path):
 @pytest.mark.parametrize(
     ("state", "epoch", "skipped_batches"),
     [
-        ({"epoch": 1, "batches_done": 1}, 1, 1),  # mid-epoch
-        ({"epoch": 1, "batches_done": 4}, 2, 0),  # the epoch had ended: the next one starts
+        ({"epoch": 1, "batches_done": 1, "epoch_batches": 4}, 1, 1),  # mid-epoch
+        ({"epoch": 1, "batches_done": 4, "epoch_batches": 4}, 2, 0),  # ended: the next starts
         ({"epoch": 1, "batches_done": 2, "epoch_batches": 2}, 2, 0),  # ended under a limit
         ({"epoch": 1, "batches_done": 2, "epoch_batches": 3}, 1, 2),
     ],
@@ -473,7 +455,7 @@ def test_the_training_loader_starts_where_the_checkpoint_left_off(
     state, epoch, skipped_batches, image_folder
 ):
     """The loader is right from the moment it is built, before Lightning has restored its
-    loops or called set_epoch (checkpoints without epoch_batches included)."""
+    loops or called set_epoch."""
     datamodule = ImageFolderDataModule(
         root=image_folder, num_classes=3, batch_size=4, num_workers=0
     )

@@ -16,6 +16,7 @@ from torch import nn
 from torchmetrics import MaxMetric, Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from alexnet_lightning.compat import batches_taken_this_epoch
 from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.models.divergence import NonFiniteLossWatch
 from alexnet_lightning.models.weighted_mean import WeightedMean
@@ -271,11 +272,9 @@ class AlexNetClassifier(L.LightningModule):
         # Only when batches of the checkpoint's epoch remain to run: they log these metrics,
         # so Lightning computes and resets them at that epoch's end. The sums of an epoch
         # that had ended would leak into the next one.
-        loop = self.trainer.fit_loop
-        continues_epoch = saved["epoch"] == loop.epoch_progress.current.processed
-        if not continues_epoch or (
-            loop.epoch_loop.batch_progress.current.ready >= self.trainer.num_training_batches
-        ):
+        trainer = self.trainer
+        continues_epoch = saved["epoch"] == trainer.current_epoch
+        if not continues_epoch or batches_taken_this_epoch(trainer) >= trainer.num_training_batches:
             return
         for name, metric in self._train_epoch_metrics().items():
             for key, value in saved["states"].get(name, {}).items():
