@@ -1,4 +1,4 @@
-"""The private APIs of Lightning, Hydra and torch that the project still needs, in one place.
+"""The private APIs of Lightning, Hydra and torch that the project needs, in one place.
 
 Everything else uses public APIs. Each entry says what it wraps and why no public route does
 the job, the version it was written against, and the test that fails when a new version
@@ -80,7 +80,7 @@ def batches_taken_this_epoch(trainer: L.Trainer) -> int:
     Wraps ``trainer.fit_loop.epoch_loop.batch_progress.current.ready``: the checkpointed count
     Lightning resumes its own loop from. Lightning would carry a loader's position itself
     through a loader with ``state_dict``, but skips restoring it when ``configure_optimizers``
-    read ``trainer.estimated_stepping_batches`` (our step schedules do; Lightning issue 20550).
+    read ``trainer.estimated_stepping_batches`` (our step schedules do; Lightning bug 20550).
     Caught by: tests/test_compat.py::test_batches_taken_this_epoch_counts_the_loops_batches,
     tests/test_resume.py::test_resume_is_bitwise_exact_with_any_loader_workers.
     """

@@ -132,8 +132,8 @@ class ImageFolderDataModule(L.LightningDataModule):
         self._info: FolderInfo | None = None
         self.datasets: dict[str, ImageFiles] = {}
         self._batch_decoders: dict[str, BatchDecoder] = {}
-        # (epoch, batches done, batches in that epoch) of the checkpoint resumed from
-        self._resume_at: tuple[int, int, int] | None = None
+        # (epoch, samples of this rank done in it) where the restored checkpoint continues
+        self._resume_at: tuple[int, int] | None = None
 
     def inspect(self) -> FolderInfo:
         """Check the folder tree (raises DataError) and return its classes and names."""
@@ -252,16 +252,10 @@ class ImageFolderDataModule(L.LightningDataModule):
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         sampler = ResumableShuffleSampler(dataset, replicas, rank, seed=seed)
         epoch = 0 if self.trainer is None else int(self.trainer.current_epoch)
-        if self._resume_at is None:
-            sampler.set_epoch(epoch)
-            return sampler
-        resumed_epoch, batches_done, epoch_batches = self._resume_at
-        if batches_done >= epoch_batches:  # saved at the end of its epoch: the next one starts
-            resumed_epoch, batches_done = resumed_epoch + 1, 0
-        sampler.set_epoch(max(epoch, resumed_epoch))
-        # batches_done counts whole batches of this rank's shard (drop_last keeps them full),
-        # also under limit_train_batches: the unit the sampler skips in
-        sampler.skip(resumed_epoch, batches_done * self.hparams.batch_size)
+        if self._resume_at is not None:
+            sampler.skip(*self._resume_at)
+            epoch = max(epoch, self._resume_at[0])
+        sampler.set_epoch(epoch)
         return sampler
 
     def _seeded(self, dataset: ImageFiles) -> Dataset:
@@ -298,12 +292,14 @@ class ImageFolderDataModule(L.LightningDataModule):
         }
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
-        if state_dict:
-            self._resume_at = (
-                int(state_dict["epoch"]),
-                int(state_dict["batches_done"]),
-                int(state_dict["epoch_batches"]),
-            )
+        if not state_dict:
+            return
+        epoch, batches = int(state_dict["epoch"]), int(state_dict["batches_done"])
+        if batches >= state_dict["epoch_batches"]:  # saved at the end of its epoch: next one
+            epoch, batches = epoch + 1, 0
+        # whole batches of this rank's shard (drop_last keeps them full), also under
+        # limit_train_batches: the unit the sampler skips in
+        self._resume_at = (epoch, batches * self.hparams.batch_size)
 
     def teardown(self, stage: str) -> None:
         if stage == "fit":  # a later fit of this DataModule starts where its own checkpoint says
