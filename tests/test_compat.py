@@ -139,3 +139,55 @@ def test_batches_taken_this_epoch_counts_the_loops_batches(tmp_path):
     trainer.fit(_TinyModule("SGD", scheduled=False, groups=1))
     assert taken == [1, 2, 3, 1, 2, 3]
     assert compat.batches_taken_this_epoch(trainer) == 3
+
+
+class _StatefulLoader(torch.utils.data.DataLoader):
+    restored: list = []
+
+    def state_dict(self):
+        return {"position": 1}
+
+    def load_state_dict(self, state_dict):
+        _StatefulLoader.restored.append(state_dict)
+
+
+@pytest.mark.parametrize("reads_estimate", [False, True])
+def test_lightning_restores_a_loaders_state_only_without_estimated_stepping_batches(
+    tmp_path, reads_estimate
+):
+    """Why the DataModule, not the loader, carries the data position (see
+    compat.batches_taken_this_epoch): once configure_optimizers has read
+    estimated_stepping_batches, as our step schedules do, Lightning never hands a stateful
+    loader its saved state. When this fails for True, Lightning restores it: the sampler
+    could then carry its own position."""
+
+    class Module(_TinyModule):
+        def train_dataloader(self):
+            return _StatefulLoader(torch.utils.data.TensorDataset(torch.randn(8, 4)), 2)
+
+        def configure_optimizers(self):
+            if reads_estimate:
+                assert self.trainer.estimated_stepping_batches == 4
+            return super().configure_optimizers()
+
+    class SaveAtStep2(L.Callback):  # in the middle of the 4-batch epoch, as a step checkpoint
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 2:
+                trainer.save_checkpoint(tmp_path / "mid.ckpt")
+
+    def fit(*callbacks, ckpt_path=None):
+        L.Trainer(
+            accelerator="cpu",
+            max_epochs=1,
+            callbacks=list(callbacks),
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            enable_checkpointing=False,
+            default_root_dir=tmp_path,
+        ).fit(Module("SGD", scheduled=False, groups=1), ckpt_path=ckpt_path)
+
+    fit(SaveAtStep2())
+    _StatefulLoader.restored = []
+    fit(ckpt_path=tmp_path / "mid.ckpt")
+    assert _StatefulLoader.restored == ([] if reads_estimate else [{"position": 1}])

@@ -80,7 +80,8 @@ def batches_taken_this_epoch(trainer: L.Trainer) -> int:
     Wraps ``trainer.fit_loop.epoch_loop.batch_progress.current.ready``: the checkpointed count
     Lightning resumes its own loop from. Lightning would carry a loader's position itself
     through a loader with ``state_dict``, but skips restoring it when ``configure_optimizers``
-    read ``trainer.estimated_stepping_batches`` (our step schedules do; Lightning bug 20550).
+    read ``trainer.estimated_stepping_batches`` (our step schedules do; Lightning bug 20550,
+    watched by test_lightning_restores_a_loaders_state_only_without_estimated_stepping_batches).
     Caught by: tests/test_compat.py::test_batches_taken_this_epoch_counts_the_loops_batches,
     tests/test_resume.py::test_resume_is_bitwise_exact_with_any_loader_workers.
     """
