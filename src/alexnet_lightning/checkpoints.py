@@ -32,11 +32,13 @@ if TYPE_CHECKING:
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Writes checkpoints through ``files.write_atomic`` (temp file, fsync, rename).
 
-    Lightning's own writer streams into the final path (through an fsspec transaction that
-    does not fsync), so a process killed mid-write, or a node losing power, can leave a
-    truncated ``last.ckpt``; with the rename, readers see the old file or the new one, never
-    half of one. Loading always uses ``weights_only=True``: our checkpoints hold only tensors
-    and plain containers.
+    Lightning's own writer (an fsspec transaction) writes to a file in the system temp folder
+    and moves it over without fsync: when that folder is on another disk (a node's /tmp, a
+    shared checkpoint disk) the move copies into the final path, so a process killed then, or
+    a node losing power, can leave a truncated ``last.ckpt``. Here the temp file sits beside
+    the checkpoint and is renamed: readers see the old file or the new one, never half of one.
+    Loading always uses ``weights_only=True``: our checkpoints hold only tensors and plain
+    containers.
     """
 
     def save_checkpoint(
