@@ -1,18 +1,25 @@
-"""Test helper: a callback that SIGKILLs its own process at a chosen point of training.
+"""Test helpers for stopped and resumed runs.
 
-Loaded by the training subprocess through a config override
+``KillAt`` is loaded by the training subprocess through a config override
 (``+callbacks.kill._target_=tests.interrupt.KillAt``), so the kill happens at an exact step
-instead of after a racy sleep.
+instead of after a racy sleep. ``assert_killed_run_resumes_bitwise`` is the kill-and-resume
+check every data path runs.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
+
+KILL = "+callbacks.kill._target_=tests.interrupt.KillAt"
 
 
 class KillAt(L.Callback):
@@ -87,3 +94,57 @@ def _told_to_stop(trainer: L.Trainer) -> bool:
     return trainer.received_sigterm or any(
         getattr(callback, "requested", None) for callback in trainer.callbacks
     )
+
+
+def runs(tmp: Path) -> list[Path]:
+    return sorted((tmp / "logs" / "train" / "runs").iterdir())
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def assert_bitwise_equal(a: dict, b: dict) -> None:
+    assert (a["epoch"], a["global_step"]) == (b["epoch"], b["global_step"])
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    states_a, states_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
+    for param, state in states_a.items():
+        for name, value in state.items():
+            assert torch.equal(value, states_b[param][name]), (param, name)
+    assert a["lr_schedulers"] == b["lr_schedulers"]
+
+
+def assert_killed_run_resumes_bitwise(
+    train: Callable[..., subprocess.CompletedProcess],
+    tmp: Path,
+    datamodule: str,
+    *overrides: str,
+    uninterrupted: dict | None = None,
+) -> None:
+    """A run of 3 epochs of 6 steps SIGKILLed at step 10, resumed from its step-8 checkpoint
+    (mid-epoch 1), ends with the uninterrupted run's last.ckpt bit for bit.
+
+    ``train(*overrides, tmp=folder)`` runs scripts/train.py with its logs under ``folder``;
+    ``datamodule`` is the DataModule's class name, its key in the checkpoint; the
+    uninterrupted run is made here unless given.
+    """
+    if uninterrupted is None:
+        (tmp / "clean").mkdir()
+        clean = train(tmp=tmp / "clean")
+        assert clean.returncode == 0, clean.stderr[-3000:]
+        uninterrupted = load(runs(tmp / "clean")[0] / "checkpoints" / "last.ckpt")
+    killed_tmp = tmp / "killed"
+    killed_tmp.mkdir()
+    every_4 = "callbacks.step_checkpoint.every_n_train_steps=4"
+    killed = train(every_4, *overrides, KILL, "+callbacks.kill.step=10", tmp=killed_tmp)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    last = runs(killed_tmp)[0] / "checkpoints" / "last.ckpt"
+    state = load(last)
+    # step 8 is the 2nd of epoch 1's 6 batches: a mid-epoch checkpoint
+    assert (state["global_step"], state["epoch"]) == (8, 1)
+    assert state[datamodule] == {"epoch": 1, "batches_done": 2, "epoch_batches": 6}
+    resumed = train(every_4, *overrides, f"ckpt_path={last}", tmp=killed_tmp)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_bitwise_equal(load(runs(killed_tmp)[1] / "checkpoints" / "last.ckpt"), uninterrupted)

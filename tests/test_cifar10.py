@@ -3,7 +3,6 @@
 import functools
 import http.server
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.dataset_tools.synthetic_cifar10 import CLASSES, write_cifar10_archive
 from alexnet_lightning.errors import ConfigError, DataError
 from tests.conftest import EXACT_RUN, ROOT, write_image_folder
-from tests.test_resume import assert_bitwise_equal, load, runs
+from tests.interrupt import assert_killed_run_resumes_bitwise
 
 ARCHIVE = "cifar-10-python.tar.gz"
 PER_BATCH, TEST, VAL = 12, 10, 12  # 60 training images: 48 train + 12 val
@@ -242,22 +241,7 @@ def test_killed_mid_epoch_resumes_bitwise_with_data_cifar10(served, prepared, tm
     _, data = prepared
     run = functools.partial(train, data=data, md5=md5, url=server.url())
     downloads = server.requests[ARCHIVE]
-    clean_tmp = tmp_path / "clean"
-    clean_tmp.mkdir()
-    clean = run(tmp=clean_tmp)
-    assert clean.returncode == 0, clean.stderr[-3000:]
-    uninterrupted = load(runs(clean_tmp)[0] / "checkpoints" / "last.ckpt")
-    tmp = tmp_path / "killed"
-    tmp.mkdir()
-    every_4 = "callbacks.step_checkpoint.every_n_train_steps=4"
-    kill = ["+callbacks.kill._target_=tests.interrupt.KillAt", "+callbacks.kill.step=10"]
-    killed = run(every_4, *kill, tmp=tmp)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    last = runs(tmp)[0] / "checkpoints" / "last.ckpt"
-    assert load(last)["Cifar10DataModule"] == {"epoch": 1, "batches_done": 2, "epoch_batches": 6}
-    resumed = run(every_4, f"ckpt_path={last}", tmp=tmp)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert_bitwise_equal(load(runs(tmp)[1] / "checkpoints" / "last.ckpt"), uninterrupted)
+    assert_killed_run_resumes_bitwise(run, tmp_path, "Cifar10DataModule")
     assert server.requests[ARCHIVE] == downloads  # the runs found the pack
 
 

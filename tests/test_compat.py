@@ -109,3 +109,85 @@ def test_learning_rate_tag_is_lr_whatever_the_optimizer(
     assert sorted(monitor.lrs) == tags
     assert all(len(values) == 2 for values in monitor.lrs.values())  # one per step
     assert set(tags) <= set(trainer.callback_metrics)
+
+
+def test_sweep_params_are_hydras_overrides_of_the_config():
+    from hydra_plugins.alexnet_sweepers.grid import GridSweeper
+
+    sweeper = GridSweeper(max_batch_size=None, params={"seed": "0,1", "model.optimizer.lr": "0.1"})
+    assert compat.sweep_params(sweeper) == ["seed=0,1", "model.optimizer.lr=0.1"]
+
+
+def test_batches_taken_this_epoch_counts_the_loops_batches(tmp_path):
+    taken = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            taken.append(compat.batches_taken_this_epoch(trainer))
+
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=2,
+        limit_train_batches=3,  # of 4
+        callbacks=[Record()],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(_TinyModule("SGD", scheduled=False, groups=1))
+    assert taken == [1, 2, 3, 1, 2, 3]
+    assert compat.batches_taken_this_epoch(trainer) == 3
+
+
+class _StatefulLoader(torch.utils.data.DataLoader):
+    restored: list = []
+
+    def state_dict(self):
+        return {"position": 1}
+
+    def load_state_dict(self, state_dict):
+        _StatefulLoader.restored.append(state_dict)
+
+
+@pytest.mark.parametrize("reads_estimate", [False, True])
+def test_lightning_restores_a_loaders_state_only_without_estimated_stepping_batches(
+    tmp_path, reads_estimate
+):
+    """Why the DataModule, not the loader, carries the data position (see
+    compat.batches_taken_this_epoch): once configure_optimizers has read
+    estimated_stepping_batches, as our step schedules do, Lightning never hands a stateful
+    loader its saved state. When this fails for True, Lightning restores it: the sampler
+    could then carry its own position."""
+
+    class Module(_TinyModule):
+        def train_dataloader(self):
+            return _StatefulLoader(torch.utils.data.TensorDataset(torch.randn(8, 4)), 2)
+
+        def configure_optimizers(self):
+            if reads_estimate:
+                assert self.trainer.estimated_stepping_batches == 4
+            return super().configure_optimizers()
+
+    class SaveAtStep2(L.Callback):  # in the middle of the 4-batch epoch, as a step checkpoint
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 2:
+                trainer.save_checkpoint(tmp_path / "mid.ckpt")
+
+    def fit(*callbacks, ckpt_path=None):
+        L.Trainer(
+            accelerator="cpu",
+            max_epochs=1,
+            callbacks=list(callbacks),
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            enable_checkpointing=False,
+            default_root_dir=tmp_path,
+        ).fit(Module("SGD", scheduled=False, groups=1), ckpt_path=ckpt_path)
+
+    fit(SaveAtStep2())
+    _StatefulLoader.restored = []
+    fit(ckpt_path=tmp_path / "mid.ckpt")
+    assert _StatefulLoader.restored == ([] if reads_estimate else [{"position": 1}])

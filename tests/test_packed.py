@@ -1,9 +1,9 @@
 """data=packed: packing (deterministic, resumable, bad files listed) and the packed DataModule
 (crops equal to the per-image path's, exact resume, DDP sharding, clear errors)."""
 
+import functools
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,14 +22,9 @@ from alexnet_lightning.dataset_tools import pack as pack_module
 from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.errors import ConfigError, DataError
 from tests.conftest import EXACT_RUN, ROOT, TINY_NET, write_image_folder
-from tests.entry.test_train import (
-    HEAVY_MODULES,
-    finished_run,
-    only_run_folder,
-    run_and_list_imports,
-    run_script,
-)
-from tests.test_resume import assert_bitwise_equal, load, runs
+from tests.entry.test_train import HEAVY_MODULES, run_and_list_imports
+from tests.interrupt import assert_killed_run_resumes_bitwise
+from tests.runs import finished_run, only_run_folder, run_script
 
 CLASSES = ["ant", "bee", "cat", "dog"]
 
@@ -248,22 +243,8 @@ def _train(*overrides: str, tmp: Path, root: Path) -> subprocess.CompletedProces
 
 
 def test_killed_mid_epoch_resumes_bitwise_with_data_packed(packed, tmp_path):
-    clean_tmp = tmp_path / "clean"
-    clean_tmp.mkdir()
-    clean = _train(tmp=clean_tmp, root=packed)
-    assert clean.returncode == 0, clean.stderr[-3000:]
-    uninterrupted = load(runs(clean_tmp)[0] / "checkpoints" / "last.ckpt")
-    tmp = tmp_path / "killed"
-    tmp.mkdir()
-    every_4 = "callbacks.step_checkpoint.every_n_train_steps=4"
-    kill = ["+callbacks.kill._target_=tests.interrupt.KillAt", "+callbacks.kill.step=10"]
-    killed = _train(every_4, *kill, tmp=tmp, root=packed)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    last = runs(tmp)[0] / "checkpoints" / "last.ckpt"
-    assert load(last)["PackedDataModule"] == {"epoch": 1, "batches_done": 2, "epoch_batches": 6}
-    resumed = _train(every_4, f"ckpt_path={last}", tmp=tmp, root=packed)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert_bitwise_equal(load(runs(tmp)[1] / "checkpoints" / "last.ckpt"), uninterrupted)
+    run = functools.partial(_train, root=packed)
+    assert_killed_run_resumes_bitwise(run, tmp_path, "PackedDataModule")
 
 
 def test_ddp_cpu_with_data_packed_matches_one_process(source, tmp_path):

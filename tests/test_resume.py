@@ -1,6 +1,7 @@
 """Exact resume: SIGKILL or SIGTERM a training run, resume it, get the same weights bit for bit."""
 
 import csv
+import functools
 import json
 import os
 import signal
@@ -15,17 +16,23 @@ import torch
 from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from alexnet_lightning.checkpoints import find_last_checkpoint, load_classifier
+from alexnet_lightning.checkpoints import find_last_checkpoint
 from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.samplers import ResumableShuffleSampler
 from alexnet_lightning.entry.train import train as train_entry
 from alexnet_lightning.errors import CheckpointError
-from alexnet_lightning.models.classifier import BEST_KEY, TRAIN_EPOCH_KEY, AlexNetClassifier
+from alexnet_lightning.models.classifier import BEST_KEY, AlexNetClassifier
 from tests.conftest import CONF, EXACT_RUN, ROOT, TINY_SHAPES, compose_config
-from tests.interrupt import Interrupted
+from tests.interrupt import (
+    KILL,
+    Interrupted,
+    assert_bitwise_equal,
+    assert_killed_run_resumes_bitwise,
+    load,
+    runs,
+)
 
 RUN = [*TINY_SHAPES, *EXACT_RUN]
-KILL = "+callbacks.kill._target_=tests.interrupt.KillAt"
 
 
 def train(
@@ -45,26 +52,6 @@ def train(
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp, env=env)
     time.sleep(1.01)  # run folders are named by the second
     return result
-
-
-def runs(tmp: Path) -> list[Path]:
-    return sorted((tmp / "logs" / "train" / "runs").iterdir())
-
-
-def load(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def assert_bitwise_equal(a: dict, b: dict) -> None:
-    assert (a["epoch"], a["global_step"]) == (b["epoch"], b["global_step"])
-    assert a["state_dict"].keys() == b["state_dict"].keys()
-    for key, value in a["state_dict"].items():
-        assert torch.equal(value, b["state_dict"][key]), key
-    states_a, states_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
-    for param, state in states_a.items():
-        for name, value in state.items():
-            assert torch.equal(value, states_b[param][name]), (param, name)
-    assert a["lr_schedulers"] == b["lr_schedulers"]
 
 
 @pytest.fixture(scope="module")
@@ -107,18 +94,13 @@ def test_killed_mid_epoch_resumes_bitwise_from_a_step_checkpoint(uninterrupted, 
     # loader workers as real datasets run them: the SIGKILL ends them along with the job, and
     # the reference ran without any, so this also checks the order does not depend on them
     workers = ["data.num_workers=2", "data.persistent_workers=true"]
-    every_4 = "callbacks.step_checkpoint.every_n_train_steps=4"
-    killed = train(every_4, *workers, KILL, "+callbacks.kill.step=10", tmp=tmp_path, data=data)
-    assert killed.returncode == -signal.SIGKILL
-    last = runs(tmp_path)[0] / "checkpoints" / "last.ckpt"
-    state = load(last)
-    # step 8 is the 2nd of epoch 1's 6 batches: a mid-epoch checkpoint
-    assert (state["global_step"], state["epoch"]) == (8, 1)
-    assert state["ShapesDataModule"] == {"epoch": 1, "batches_done": 2, "epoch_batches": 6}
-
-    resumed = train(every_4, *workers, f"ckpt_path={last}", tmp=tmp_path, data=data)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert_bitwise_equal(load(runs(tmp_path)[1] / "checkpoints" / "last.ckpt"), uninterrupted)
+    assert_killed_run_resumes_bitwise(
+        functools.partial(train, data=data),
+        tmp_path,
+        "ShapesDataModule",
+        *workers,
+        uninterrupted=uninterrupted,
+    )
 
 
 def test_sigterm_saves_last_checkpoint_and_resumes_bitwise(uninterrupted, data, tmp_path):
@@ -379,25 +361,10 @@ def test_resume_is_bitwise_exact_with_any_loader_workers(
     assert logged and all(straight_logged[step] == value for step, value in logged.items())
 
 
-def test_val_acc_best_is_in_the_checkpoint_and_old_checkpoints_still_load(straight, tmp_path):
+def test_val_acc_best_is_in_the_checkpoint(straight):
     checkpoint = load(straight(None) / "checkpoints" / "last.ckpt")
     best = max(scalars(straight(None), "val/acc").values())
     assert checkpoint["state_dict"][BEST_KEY].item() == best
-    # A checkpoint from before the best was saved: eval and predict load it as before ...
-    old = dict(checkpoint, state_dict=dict(checkpoint["state_dict"]))
-    del old["state_dict"][BEST_KEY], old[TRAIN_EPOCH_KEY]
-    torch.save(old, tmp_path / "old.ckpt")
-    model, _ = load_classifier(tmp_path / "old.ckpt")
-    assert torch.equal(
-        model.net.features[0].weight, checkpoint["state_dict"]["net.features.0.weight"]
-    )
-    assert model.val_acc_best.max_value.item() == float("-inf")
-    # ... and a resume from it (Lightning calls on_load_checkpoint, then loads the state)
-    # takes the best from the best-model callback, which watched the same val/acc
-    resumed = AlexNetClassifier(**checkpoint["hyper_parameters"])
-    resumed.on_load_checkpoint(old)
-    resumed.load_state_dict(old["state_dict"])
-    assert resumed.val_acc_best.max_value.item() == best
 
 
 def test_the_sanity_check_does_not_count_towards_the_best():
@@ -462,8 +429,8 @@ def test_resuming_a_finished_run_still_reports_its_best(straight, tmp_path):
 @pytest.mark.parametrize(
     ("state", "epoch", "skipped_batches"),
     [
-        ({"epoch": 1, "batches_done": 1}, 1, 1),  # mid-epoch
-        ({"epoch": 1, "batches_done": 4}, 2, 0),  # the epoch had ended: the next one starts
+        ({"epoch": 1, "batches_done": 1, "epoch_batches": 4}, 1, 1),  # mid-epoch
+        ({"epoch": 1, "batches_done": 4, "epoch_batches": 4}, 2, 0),  # ended: the next starts
         ({"epoch": 1, "batches_done": 2, "epoch_batches": 2}, 2, 0),  # ended under a limit
         ({"epoch": 1, "batches_done": 2, "epoch_batches": 3}, 1, 2),
     ],
@@ -472,7 +439,7 @@ def test_the_training_loader_starts_where_the_checkpoint_left_off(
     state, epoch, skipped_batches, image_folder
 ):
     """The loader is right from the moment it is built, before Lightning has restored its
-    loops or called set_epoch (checkpoints without epoch_batches included)."""
+    loops or called set_epoch."""
     datamodule = ImageFolderDataModule(
         root=image_folder, num_classes=3, batch_size=4, num_workers=0
     )

@@ -29,8 +29,9 @@ from omegaconf import open_dict
 from alexnet_lightning.entry.evaluate import evaluate
 from alexnet_lightning.entry.train import train as train_entry
 from tests.conftest import ROOT, TINY_SHAPES, compose_config
+from tests.interrupt import assert_bitwise_equal, load
 from tests.test_distributed import ODD_DATA, ODD_SHAPES
-from tests.test_resume import EXACT, assert_bitwise_equal, fit_in_process, load, trainer_arg
+from tests.test_resume import EXACT, fit_in_process, trainer_arg
 
 README = ROOT / "README.md"
 SLURM_LOCAL = ROOT / "scripts" / "slurm_local.sh"

@@ -15,7 +15,7 @@ import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -23,18 +23,22 @@ from omegaconf import OmegaConf
 
 from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.files import write_atomic
-from alexnet_lightning.models.classifier import AlexNetClassifier
 from alexnet_lightning.models.variants import switches
+
+if TYPE_CHECKING:
+    from alexnet_lightning.models.classifier import AlexNetClassifier
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Writes checkpoints through ``files.write_atomic`` (temp file, fsync, rename).
 
-    Lightning's own writer streams into the final path (through an fsspec transaction that
-    does not fsync), so a process killed mid-write, or a node losing power, can leave a
-    truncated ``last.ckpt``; with the rename, readers see the old file or the new one, never
-    half of one. Loading always uses ``weights_only=True``: our checkpoints hold only tensors
-    and plain containers.
+    Lightning's own writer (an fsspec transaction) writes to a file in the system temp folder
+    and moves it over without fsync: when that folder is on another disk (a node's /tmp, a
+    shared checkpoint disk) the move copies into the final path, so a process killed then, or
+    a node losing power, can leave a truncated ``last.ckpt``. Here the temp file sits beside
+    the checkpoint and is renamed: readers see the old file or the new one, never half of one.
+    Loading always uses ``weights_only=True``: our checkpoints hold only tensors and plain
+    containers.
     """
 
     def save_checkpoint(
@@ -111,9 +115,23 @@ def _write_failure(path: Path, needed: int, error: OSError, had_previous: bool) 
 
 # --- reading and checking -------------------------------------------------------------------
 
+_WRITTEN_BY_TRAIN = "use a best.ckpt or last.ckpt written by scripts/train.py"
+
+
+def load_torch_file(path: Path, name: str, what: str, fix: str, mmap: bool = False) -> Any:
+    """torch.load(weights_only=True) onto the CPU; a file torch cannot read (truncated, another
+    format) is one CheckpointError: "<name> is not a readable <what> (...); <fix>"."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as err:
+        cause = (str(err).strip().splitlines() or [type(err).__name__])[0]  # torch's run long
+        raise CheckpointError(
+            f"{name} is not a readable {what} (truncated or another format: {cause}); {fix}"
+        ) from None
+
 
 def read_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
-    """torch.load(weights_only=True) with the failure modes turned into CheckpointError.
+    """A checkpoint of this project, loaded with load_torch_file and checked to be one.
 
     ``mmap=True`` maps the tensors instead of reading them: for checks of the metadata only
     (a resume reads the file again in the trainer; an AlexNet with Adam state is ~0.7 GB).
@@ -124,13 +142,7 @@ def read_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
             f"checkpoint {path} does not exist; pass ckpt_path=logs/train/runs/<stamp>/"
             "checkpoints/best.ckpt (or last.ckpt)"
         )
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as err:
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or another format: {err}); "
-            "use a best.ckpt or last.ckpt written by scripts/train.py"
-        ) from None
+    checkpoint = load_torch_file(path, str(path), "checkpoint", fix=_WRITTEN_BY_TRAIN, mmap=mmap)
     if (
         not isinstance(checkpoint, dict)
         or "state_dict" not in checkpoint
@@ -138,13 +150,16 @@ def read_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
     ):
         raise CheckpointError(
             f"{path} is not an AlexNet checkpoint of this project (no state_dict and model "
-            "hyperparameters); use a best.ckpt or last.ckpt written by scripts/train.py"
+            f"hyperparameters); {_WRITTEN_BY_TRAIN}"
         )
     return checkpoint
 
 
 def load_classifier(path: str | Path) -> tuple[AlexNetClassifier, dict[str, Any]]:
     """Rebuild the trained model from a checkpoint alone; also return the data settings."""
+    # imported here: models.alexnet reads its weights through this module
+    from alexnet_lightning.models.classifier import AlexNetClassifier
+
     checkpoint = read_checkpoint(path)
     model = AlexNetClassifier(**checkpoint["hyper_parameters"])
     try:

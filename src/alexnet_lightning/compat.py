@@ -1,4 +1,4 @@
-"""The private APIs of Lightning, Hydra and torch that the project still needs, in one place.
+"""The private APIs of Lightning, Hydra and torch that the project needs, in one place.
 
 Everything else uses public APIs. Each entry says what it wraps and why no public route does
 the job, the version it was written against, and the test that fails when a new version
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 # config, batches of `max_batch_size`). Hydra has no public grid sweeper to build on, and our
 # GridSweeper (its loop: alexnet_lightning.sweeps.grid) only changes what happens around its
 # batches.
-# Uses: split_arguments, _parse_config, is_done, get_job_batch, max_batch_size, overrides.
+# Uses: split_arguments, _parse_config (sweep_params), is_done, get_job_batch,
+# max_batch_size, overrides.
 # Caught by: tests/test_sweeps.py::test_grid_sweeper_expands_the_grid_with_hydra_basic_sweeper
 # (fast) and test_grid_2x2_writes_four_run_folders_and_the_report.
 
@@ -40,6 +41,16 @@ def basic_sweeper() -> type:
     from hydra._internal.core_plugins import basic_sweeper as module
 
     return module.BasicSweeper
+
+
+def sweep_params(sweeper: Any) -> list[str]:
+    """The ``hydra.sweeper.params`` of the config as override strings (``key=a,b``).
+
+    Wraps ``BasicSweeper._parse_config()``: Hydra turns the params mapping into overrides only
+    there, and our sweep loop parses them together with the command line's arguments.
+    Caught by: tests/test_compat.py::test_sweep_params_are_hydras_overrides_of_the_config.
+    """
+    return sweeper._parse_config()
 
 
 # --- Lightning (written against lightning 2.6.6) ---------------------------------------------
@@ -60,6 +71,21 @@ def start_ddp_ranks_with(command: RankCommand) -> None:
     from lightning.pytorch.strategies.launchers import subprocess_script
 
     subprocess_script._hydra_subprocess_cmd = command
+
+
+def batches_taken_this_epoch(trainer: L.Trainer) -> int:
+    """Training batches the fit loop has taken in the current epoch (the one whose
+    ``on_train_batch_end`` is running included), not those the loader has prefetched.
+
+    Wraps ``trainer.fit_loop.epoch_loop.batch_progress.current.ready``: the checkpointed count
+    Lightning resumes its own loop from. Lightning would carry a loader's position itself
+    through a loader with ``state_dict``, but skips restoring it when ``configure_optimizers``
+    read ``trainer.estimated_stepping_batches`` (our step schedules do; Lightning bug 20550,
+    watched by test_lightning_restores_a_loaders_state_only_without_estimated_stepping_batches).
+    Caught by: tests/test_compat.py::test_batches_taken_this_epoch_counts_the_loops_batches,
+    tests/test_resume.py::test_resume_is_bitwise_exact_with_any_loader_workers.
+    """
+    return int(trainer.fit_loop.epoch_loop.batch_progress.current.ready)
 
 
 # LearningRateMonitor._check_duplicates_and_update_name(optimizer, name, ...): where Lightning
@@ -116,8 +142,10 @@ def empty_shared(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
 
 __all__ = [
     "basic_sweeper",
+    "batches_taken_this_epoch",
     "cluster_environment",
     "empty_shared",
     "start_ddp_ranks_with",
+    "sweep_params",
     "tensorboard_file_writer",
 ]

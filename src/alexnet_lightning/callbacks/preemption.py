@@ -21,16 +21,17 @@ log = logging.getLogger(__name__)
 class PreemptionCheckpoint(L.Callback):
     """On a stop signal, write ``checkpoints/last.ckpt`` at the next batch boundary and exit.
 
-    Lightning's own SIGTERM handling only stops the loop, saving nothing, and it listens to
-    SIGUSR1 only under SLURM auto-requeue (where it saves ``hpc_ckpt_*.ckpt`` and requeues the
-    job itself, which we leave to it). The checkpoint is written from ``on_train_batch_end``,
-    the same place step-interval checkpoints are written, so resuming from it is exact.
-    The process then leaves through Lightning's ``SIGTERMException`` on every rank.
+    Lightning lacks the save: on SIGTERM it stops at the next batch (``SIGTERMException``)
+    saving nothing, its ``OnExceptionCheckpoint`` deletes its file when a fit ends and turns
+    every later ``fit(ckpt_path=None)`` into a resume, and it listens to SIGUSR1 only under
+    SLURM auto-requeue (where it saves ``hpc_ckpt_*.ckpt`` and requeues the job itself, which
+    we leave to it). The checkpoint is written from ``on_train_batch_end``, where step-interval
+    checkpoints are written, so resuming from it is exact; every rank then leaves through
+    Lightning's ``SIGTERMException``.
 
     A signal that already had a Python handler when training started keeps it, run after the
     save: submitit's SIGUSR2 handler (the warning before a time limit, or ``scancel
-    --signal=USR2`` at a preemption) requeues the job, which then resumes from that save
-    instead of from the previous checkpoint.
+    --signal=USR2`` at a preemption) requeues the job, which then resumes from that save.
     """
 
     def __init__(self, signals: tuple[str, ...] = ("SIGTERM", "SIGUSR1", "SIGUSR2")) -> None:

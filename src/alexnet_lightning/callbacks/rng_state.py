@@ -13,12 +13,13 @@ import torch
 class RNGStateCheckpoint(L.Callback):
     """Puts the torch (CPU and CUDA), numpy and python RNG states into each checkpoint.
 
-    Lightning restores weights, optimizer, scheduler and loop counters but not these, so a
-    resumed run would draw other dropout masks and augmentations than the run it continues.
-    The states are stored as tensors, ints and lists: the checkpoint still loads with
-    ``torch.load(weights_only=True)``. Restored when Lightning restores callbacks, before the
-    sanity check and the first batch. Data order and crops do not depend on these
-    (see ``data/samplers.py``), so prefetching loaders cannot make them run ahead.
+    Lightning's Trainer restores weights, optimizer, scheduler and loop counters but not these,
+    so a resumed run would draw other dropout masks and augmentations than the run it
+    continues; Fabric's ``_collect_rng_states`` holds numpy arrays, which
+    ``torch.load(weights_only=True)`` refuses. Here they are tensors, ints and lists. Restored
+    when Lightning restores callbacks, before the sanity check and the first batch. Data order
+    and crops do not depend on these (see ``data/samplers.py``), so prefetching loaders cannot
+    make them run ahead.
     """
 
     def state_dict(self) -> dict[str, Any]:

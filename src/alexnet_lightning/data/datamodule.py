@@ -22,6 +22,7 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
+from alexnet_lightning.compat import batches_taken_this_epoch
 from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.data.cache import DecodedImageCache
 from alexnet_lightning.data.decode import DecodeRandomResizedCrop, DecodeShorterSide
@@ -126,8 +127,8 @@ class ImageDataModule(L.LightningDataModule, ABC):
         self.augment = BatchAugment(mean, std, lighting_std, flip=hflip, normalize=normalize)
         self._info: FolderInfo | None = None
         self.datasets: dict[str, Dataset] = {}
-        # (epoch, batches done, batches in that epoch or None) of the checkpoint resumed from
-        self._resume_at: tuple[int, int, int | None] | None = None
+        # (epoch, samples of this rank done in it) where the restored checkpoint continues
+        self._resume_at: tuple[int, int] | None = None
 
     @abstractmethod
     def inspect(self) -> FolderInfo:
@@ -191,44 +192,21 @@ class ImageDataModule(L.LightningDataModule, ABC):
     ) -> ResumableShuffleSampler:
         """The training order, at the epoch and position the fit loop continues from.
 
-        Lightning calls ``set_epoch`` at each epoch start, but it may create the loader's
-        first iterator before (when it requests the loader, and earlier still when a scheduler
-        asks for ``estimated_stepping_batches``, before it has restored its loops), and a
-        loader with workers reads its sampler ahead right then. So the sampler is built at the
-        epoch the checkpoint continues with, taken from the checkpoint itself.
+        A loader with workers reads its sampler ahead as soon as its first iterator exists,
+        which Lightning creates before it calls ``set_epoch`` (and before it restores its loops,
+        when a scheduler asks for ``estimated_stepping_batches``): so the sampler starts at
+        the position of the checkpoint this DataModule was restored from.
         """
-        hp = self.hparams
         # Lightning's seed_everything exports PL_GLOBAL_SEED to every rank; its own
         # DistributedSampler takes the same default.
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         sampler = ResumableShuffleSampler(dataset, replicas, rank, seed=seed)
-        trainer = self.trainer
-        # the value Lightning itself passes to set_epoch (FitLoop.on_advance_start), right
-        # once the loops are restored (a loader reloaded at a later epoch)
-        epoch = 0 if trainer is None else int(trainer.fit_loop.epoch_progress.current.processed)
-        if self._resume_at is None:
-            sampler.set_epoch(epoch)
-            return sampler
-        resumed_epoch, batches_done, epoch_batches = self._resume_at
-        if epoch_batches is None:  # a checkpoint from before epoch_batches was saved
-            epoch_batches = self._batches_per_epoch(len(sampler))
-        if batches_done >= epoch_batches:  # saved at the end of its epoch: the next one starts
-            resumed_epoch, batches_done = resumed_epoch + 1, 0
-        sampler.set_epoch(max(epoch, resumed_epoch))
-        # batches_done counts whole batches of this rank's shard (drop_last keeps them full),
-        # also under limit_train_batches: the unit the sampler skips in
-        sampler.skip(resumed_epoch, batches_done * hp.batch_size)
+        epoch = 0 if self.trainer is None else int(self.trainer.current_epoch)
+        if self._resume_at is not None:
+            sampler.skip(*self._resume_at)
+            epoch = max(epoch, self._resume_at[0])
+        sampler.set_epoch(epoch)
         return sampler
-
-    def _batches_per_epoch(self, samples: int) -> int:
-        """Training batches of one epoch under the trainer's limit_train_batches, as Lightning
-        counts them (an int caps the count, a float is a fraction of it)."""
-        batch_size = self.hparams.batch_size
-        batches = samples // batch_size if samples > batch_size else 1  # drop_last, see _loader
-        limit = self.trainer.limit_train_batches if self.trainer is not None else 1.0
-        if isinstance(limit, int):
-            return min(batches, limit)
-        return int(batches * limit)
 
     def _seeded(self, dataset: ImageFiles) -> Dataset:
         """The training dataset as the shuffle sampler's (index, seed) pairs index it."""
@@ -251,23 +229,24 @@ class ImageDataModule(L.LightningDataModule, ABC):
         ``epoch_batches`` is how many the epoch has (limit_train_batches applied), so equal
         counts mean the epoch had ended.
         """
-        if self.trainer is None:
-            return {}
         trainer = self.trainer
-        progress = trainer.fit_loop.epoch_loop.batch_progress.current
-        state = {"epoch": int(trainer.current_epoch), "batches_done": int(progress.ready)}
-        if math.isfinite(trainer.num_training_batches):
-            state["epoch_batches"] = int(trainer.num_training_batches)
-        return state
+        if trainer is None or not math.isfinite(trainer.num_training_batches):
+            return {}
+        return {
+            "epoch": int(trainer.current_epoch),
+            "batches_done": batches_taken_this_epoch(trainer),
+            "epoch_batches": int(trainer.num_training_batches),
+        }
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
-        if "epoch" in state_dict:
-            epoch_batches = state_dict.get("epoch_batches")
-            self._resume_at = (
-                int(state_dict["epoch"]),
-                int(state_dict["batches_done"]),
-                None if epoch_batches is None else int(epoch_batches),
-            )
+        if not state_dict:
+            return
+        epoch, batches = int(state_dict["epoch"]), int(state_dict["batches_done"])
+        if batches >= state_dict["epoch_batches"]:  # saved at the end of its epoch: next one
+            epoch, batches = epoch + 1, 0
+        # whole batches of this rank's shard (drop_last keeps them full), also under
+        # limit_train_batches: the unit the sampler skips in
+        self._resume_at = (epoch, batches * self.hparams.batch_size)
 
     def teardown(self, stage: str) -> None:
         if stage == "fit":  # a later fit of this DataModule starts where its own checkpoint says
@@ -290,11 +269,7 @@ def standalone_trainer(device: torch.device | str, training: bool = True) -> Sim
         testing=False,
         world_size=1,
         global_rank=0,
-        limit_train_batches=1.0,
-        # the training sampler starts at the fit loop's epoch (see _train_sampler)
-        fit_loop=SimpleNamespace(
-            epoch_progress=SimpleNamespace(current=SimpleNamespace(processed=0))
-        ),
+        current_epoch=0,
     )
 
 

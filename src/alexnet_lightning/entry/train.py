@@ -22,7 +22,6 @@ from alexnet_lightning.checkpoints import (
     read_checkpoint,
     requeued_checkpoint,
 )
-from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.entry.ddp_hydra import use_run_folder_of_rank_zero
 from alexnet_lightning.errors import ConfigError, TrainingDiverged
 from alexnet_lightning.sweeps.study import pruning_callback
@@ -50,11 +49,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     Writes config_tree.log, checkpoints/, tensorboard/ and metrics.json into
     ``cfg.paths.output_dir`` (rank 0 only, under DDP), and resumed_from.txt when resuming.
+    The config is checked by the caller (entry.cli.run_task, before the heavy imports).
     """
-    check_config(cfg)
     _refuse_a_second_ddp_job()
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = _checkpoint_to_resume(cfg, output_dir)
+    # mapped, not read: only the metadata is checked; the trainer reads the file again
+    resumed = read_checkpoint(ckpt_path, mmap=True) if ckpt_path else None
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
@@ -62,7 +63,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer, pruning = _build_trainer(cfg)
     _record_settled_values(cfg, num_classes=len(info.classes), world_size=trainer.world_size)
     if ckpt_path:
-        _check_resume(cfg, ckpt_path, output_dir)
+        _check_resume(cfg, resumed, ckpt_path, output_dir)
     model = instantiate(cfg.model, class_names=info.names)
     log_hyperparameters(trainer.loggers, cfg)
     write_scalar_layout(trainer.loggers)
@@ -90,7 +91,7 @@ def _refuse_a_second_ddp_job() -> None:
 def _checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
     """The checkpoint this run continues, if any: ``ckpt_path=last`` (the newest last.ckpt of an
     earlier run of the same experiment), an explicit ``ckpt_path``, or this job's own last.ckpt
-    when SLURM requeued it. Read once now, so a bad path or file fails before the data loads."""
+    when SLURM requeued it."""
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path == "last":
         experiment = (
@@ -104,8 +105,6 @@ def _checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
     elif not ckpt_path and (requeued := requeued_checkpoint(output_dir)):
         ckpt_path = str(requeued)
         log.info("requeued by SLURM: resuming from %s", ckpt_path)
-    if ckpt_path:
-        read_checkpoint(ckpt_path, mmap=True)  # mapped, not read: the metadata is checked
     return ckpt_path or None
 
 
@@ -167,10 +166,12 @@ def scaled_lr(lr: float, global_batch: int, reference_batch: int) -> float:
     return lr * global_batch / reference_batch
 
 
-def _check_resume(cfg: DictConfig, ckpt_path: str, output_dir: Path) -> None:
+def _check_resume(
+    cfg: DictConfig, checkpoint: dict[str, Any], ckpt_path: str, output_dir: Path
+) -> None:
     """The checkpoint's network must be this config's; the run folder records what it resumed."""
     net = OmegaConf.to_container(cfg.model.net, resolve=True)
-    check_resumable(read_checkpoint(ckpt_path, mmap=True), net, ckpt_path)
+    check_resumable(checkpoint, net, ckpt_path)
     _record_resume(output_dir, ckpt_path)
 
 

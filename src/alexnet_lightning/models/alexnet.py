@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from alexnet_lightning.checkpoints import load_torch_file
 from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.errors import CheckpointError, ConfigError
 from alexnet_lightning.models import cifar_net, switches
@@ -182,12 +183,12 @@ class AlexNet(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"model.net.weights={path}: no such file")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises several types for truncated or foreign files
-            raise CheckpointError(
-                f"model.net.weights={path}: not a PyTorch state_dict ({err})"
-            ) from None
+        state = load_torch_file(
+            path,
+            f"model.net.weights={path}",
+            "state_dict file",
+            fix="pass a file saved with torch.save(model.state_dict()) or a checkpoint",
+        )
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         own = self.state_dict()

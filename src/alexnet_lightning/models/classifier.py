@@ -16,6 +16,7 @@ from torch import nn
 from torchmetrics import MaxMetric, Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from alexnet_lightning.compat import batches_taken_this_epoch
 from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.models.divergence import NonFiniteLossWatch
 from alexnet_lightning.models.weighted_mean import WeightedMean
@@ -48,26 +49,6 @@ def view_averaged_logits(
 
 BEST_KEY = "val_acc_best.max_value"
 TRAIN_EPOCH_KEY = "train_epoch_metrics"
-
-
-def _fill_missing_best(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
-    """Checkpoints written before the best was saved load as if no epoch had been validated
-    (eval, predict and a strict load_state_dict would otherwise fail on the missing key).
-    A hook of the classifier, not of the metric: torchmetrics reads its states before the
-    metric's own hooks run."""
-    initial = module.val_acc_best.max_value.detach().clone()
-    state_dict.setdefault(prefix + BEST_KEY, initial)
-
-
-def _best_val_acc_of_checkpoint_callbacks(checkpoint: Mapping[str, Any]) -> torch.Tensor | None:
-    """best_model_score of a ModelCheckpoint state that maximised val/acc, if there is one."""
-    for key, state in (checkpoint.get("callbacks") or {}).items():
-        if not (str(key).startswith("ModelCheckpoint") and isinstance(state, Mapping)):
-            continue
-        score = state.get("best_model_score")
-        if state.get("monitor") == "val/acc" and "'mode': 'max'" in str(key) and score is not None:
-            return torch.as_tensor(score, dtype=torch.float32).detach().clone()
-    return None
 
 
 def _accuracy(num_classes: int, prefix: str) -> MetricCollection:
@@ -150,7 +131,6 @@ class AlexNetClassifier(L.LightningModule):
         # leaves metric states out of state_dict by default.
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)
-        self.register_load_state_dict_pre_hook(_fill_missing_best)
         self.divergence = NonFiniteLossWatch(every=DIVERGENCE_CHECK_EVERY)
 
     @property
@@ -283,11 +263,9 @@ class AlexNetClassifier(L.LightningModule):
         # Only when batches of the checkpoint's epoch remain to run: they log these metrics,
         # so Lightning computes and resets them at that epoch's end. The sums of an epoch
         # that had ended would leak into the next one.
-        loop = self.trainer.fit_loop
-        continues_epoch = saved["epoch"] == loop.epoch_progress.current.processed
-        if not continues_epoch or (
-            loop.epoch_loop.batch_progress.current.ready >= self.trainer.num_training_batches
-        ):
+        trainer = self.trainer
+        continues_epoch = saved["epoch"] == trainer.current_epoch
+        if not continues_epoch or batches_taken_this_epoch(trainer) >= trainer.num_training_batches:
             return
         for name, metric in self._train_epoch_metrics().items():
             for key, value in saved["states"].get(name, {}).items():
@@ -295,13 +273,6 @@ class AlexNetClassifier(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._resumed_train_epoch = checkpoint.get(TRAIN_EPOCH_KEY)
-        state = checkpoint.get("state_dict", {})
-        if BEST_KEY not in state:
-            # Written before the best was saved: the best-model checkpoint callback recorded
-            # the same maximum of val/acc, so a resume from such a file still reports it.
-            best = _best_val_acc_of_checkpoint_callbacks(checkpoint)
-            if best is not None:
-                state[BEST_KEY] = best
 
     def configure_optimizers(self) -> Any:
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())

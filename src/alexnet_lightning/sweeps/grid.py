@@ -9,6 +9,7 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 
+from alexnet_lightning.compat import sweep_params
 from alexnet_lightning.sweeps.slurm_launcher import stop_unless_slurm_answers
 from alexnet_lightning.sweeps.summary import job_log
 from alexnet_lightning.sweeps.sweep_folder import make_sweep_folder, write_report_at_end
@@ -26,7 +27,7 @@ class RunEveryJob:
         assert self.hydra_context is not None
         check_sweep_values(self.config)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
+        overrides = parser.parse_overrides([*sweep_params(self), *arguments])
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
         stop_unless_slurm_answers(self.config)
         sweep_dir = make_sweep_folder(self.config)

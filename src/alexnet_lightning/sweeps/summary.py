@@ -34,9 +34,10 @@ def job_row(job_dir: Path, metric_name: str | None) -> dict[str, Any]:
     last = job_dir / "checkpoints" / "last.ckpt"
     epochs = ""
     if last.is_file():
-        import torch  # only here: the rest of the report needs no torch
+        # only here: the rest of the report needs neither torch nor Lightning
+        from alexnet_lightning.checkpoints import read_checkpoint
 
-        epochs = torch.load(last, map_location="cpu", weights_only=True, mmap=True)["epoch"] + 1
+        epochs = read_checkpoint(last, mmap=True)["epoch"] + 1
     elif "epoch" in metrics:  # a pruned trial stops before its epoch's checkpoint
         epochs = int(metrics["epoch"]) + 1
     return {
