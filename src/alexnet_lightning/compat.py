@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # batches.
 # Uses: split_arguments, _parse_config (sweep_params), is_done, get_job_batch,
 # max_batch_size, overrides.
-# Caught by: tests/test_sweeps.py::test_grid_sweeper_expands_the_grid_with_hydra_basic_sweeper
+# Caught by: tests/sweeps/test_grid.py::test_grid_sweeper_expands_the_grid_with_hydra_basic_sweeper
 # (fast) and test_grid_2x2_writes_four_run_folders_and_the_report.
 
 
@@ -119,7 +119,7 @@ def tensorboard_file_writer(writer: SummaryWriter) -> Any:
     does; SummaryWriter's public methods write TensorBoard's HParams protos only through
     ``add_hparams``, which writes them to a new sub-folder with an experiment of its own.
     Caught by: tests/test_compat.py::test_tensorboard_file_writer_writes_raw_summaries,
-    tests/test_train_run.py::test_tensorboard_events_hold_scalars_images_and_hparams.
+    tests/entry/test_train.py::test_tensorboard_events_hold_scalars_images_and_hparams.
     """
     return writer._get_file_writer()
 
@@ -132,7 +132,7 @@ def empty_shared(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     copy. The public route, ``Tensor.share_memory_()``, allocates the same block and then copies
     the tensor into it: one more pass over every batch a worker crops.
     Caught by: tests/test_compat.py::test_empty_shared_is_a_shared_tensor_of_that_shape,
-    tests/test_packed.py::test_batches_are_the_same_with_loader_workers.
+    tests/data/test_packed.py::test_batches_are_the_same_with_loader_workers.
     """
     import torch
 

@@ -22,8 +22,8 @@ from alexnet_lightning.sweeps.jobs import write_job_record
 from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
 from alexnet_lightning.sweeps.report import write_report
 from tests.conftest import CONF, compose_config
+from tests.data.test_cifar10 import ARCHIVE
 from tests.sweeps.runs import read_summary, run_sweep
-from tests.test_cifar10 import ARCHIVE
 
 
 def test_each_ablation_sweeps_its_baseline_and_variant_arm_over_seeds_and_all_sweeps_every_arm():

@@ -104,10 +104,11 @@ def test_grid_sweeper_expands_the_grid_with_hydra_basic_sweeper():
     Fails when a Hydra upgrade changes what we use of it."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from alexnet_lightning.compat import sweep_params
     from hydra_plugins.alexnet_sweepers.grid import GridSweeper
 
     sweeper = GridSweeper(max_batch_size=3, params={"model.optimizer.lr": "0.1,0.01"})
-    lines = [*sweeper._parse_config(), "data.batch_size=4,8", "seed=1"]
+    lines = [*sweep_params(sweeper), "data.batch_size=4,8", "seed=1"]
     batches = sweeper.split_arguments(
         OverridesParser.create().parse_overrides(lines), sweeper.max_batch_size
     )

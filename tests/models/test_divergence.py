@@ -78,7 +78,7 @@ def _config(tmp_path, *overrides):
             "data.persistent_workers=true",
             "trainer.log_every_n_steps=1",  # logging at every step: the worst case
             "test=false",
-            "+callbacks.step_marks._target_=tests.test_step_sync.StepMarks",
+            "+callbacks.step_marks._target_=tests.models.test_divergence.StepMarks",
             *overrides,
         ],
         tmp_path,
