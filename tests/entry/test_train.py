@@ -503,8 +503,7 @@ def test_a_short_shapes_run_beats_chance_by_a_clear_margin(tmp_path):
     images. Seeds 0-3 on the 2-core dev machine: val/acc_best 0.550, 0.613, 0.600, 0.587;
     final val/acc 0.525, 0.613, 0.600, 0.538."""
     from alexnet_lightning.entry.train import train
-
-    from .conftest import compose_config
+    from tests.conftest import compose_config
 
     cfg = compose_config(
         "train",

@@ -192,16 +192,18 @@ def test_bad_switch_values_name_the_key(kwargs, key):
         AlexNet(**kwargs)
 
 
-def test_resuming_with_another_switch_is_refused_but_old_checkpoints_still_fit(tmp_path):
+def test_resuming_with_another_switch_is_refused_and_left_out_keys_are_the_defaults(tmp_path):
     from alexnet_lightning.checkpoints import check_resumable
     from alexnet_lightning.errors import CheckpointError
 
-    # A checkpoint from before the switches existed holds only variant, classes and dropout.
-    old = {"hyper_parameters": {"net": {"variant": "paper", "num_classes": 4, "dropout": 0.5}}}
-    check_resumable(old, {"variant": "paper", "num_classes": 4, "lrn": None}, "old.ckpt")
-    check_resumable(old, {"variant": "paper", "num_classes": 4, "lrn": True}, "old.ckpt")
+    # A net config that leaves the switches out: each is the variant's default.
+    defaults = {"hyper_parameters": {"net": {"variant": "paper", "num_classes": 4, "dropout": 0.5}}}
+    check_resumable(defaults, {"variant": "paper", "num_classes": 4, "lrn": None}, "defaults.ckpt")
+    check_resumable(defaults, {"variant": "paper", "num_classes": 4, "lrn": True}, "defaults.ckpt")
     with pytest.raises(CheckpointError, match=r"model.net.lrn=True but this run sets .*lrn=False"):
-        check_resumable(old, {"variant": "paper", "num_classes": 4, "lrn": False}, "old.ckpt")
+        check_resumable(
+            defaults, {"variant": "paper", "num_classes": 4, "lrn": False}, "defaults.ckpt"
+        )
     tanh = {"variant": "paper", "num_classes": 4, "activation": "tanh"}
     with pytest.raises(CheckpointError, match="model.net.activation=relu but this run sets"):
-        check_resumable(old, tanh, "old.ckpt")
+        check_resumable(defaults, tanh, "defaults.ckpt")

@@ -14,7 +14,6 @@ from omegaconf import DictConfig
 
 from alexnet_lightning.callbacks.tensorboard_images import ConfusionMatrixLogger
 from alexnet_lightning.checkpoints import check_fits, load_classifier
-from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.instantiate import instantiate_loggers
 from alexnet_lightning.utils.run_files import (
@@ -38,7 +37,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """
     if not cfg.get("ckpt_path"):
         raise ConfigError("ckpt_path is not set; pass ckpt_path=.../checkpoints/best.ckpt")
-    check_config(cfg)  # tta, split and the data keys
     output_dir = Path(cfg.paths.output_dir)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     if cfg.get("seed") is not None:

@@ -13,7 +13,6 @@ from omegaconf import DictConfig
 from PIL import UnidentifiedImageError
 
 from alexnet_lightning.checkpoints import load_classifier
-from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.data.folder import load_rgb
 from alexnet_lightning.data.manifest import IMAGE_EXTENSIONS, is_image_file
 from alexnet_lightning.data.transforms import (
@@ -49,7 +48,6 @@ def predict(cfg: DictConfig) -> list[dict]:
         raise ConfigError("ckpt_path is not set; pass ckpt_path=.../checkpoints/best.ckpt")
     if not cfg.get("inputs"):
         raise ConfigError("inputs is not set; pass inputs=path/to/image_or_folder")
-    check_config(cfg)  # top_k, batch_size
     model, data = load_classifier(cfg.ckpt_path)
     device = torch.device(
         cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")

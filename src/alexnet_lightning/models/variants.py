@@ -22,8 +22,8 @@ def default_dropout(variant: str) -> float:
 
 
 def switches(net: dict) -> dict:
-    """The switches a network config (or a checkpoint's ``hyper_parameters['net']``, which may
-    predate some of them) builds, with the defaults filled in."""
+    """The switches a network config or a checkpoint's ``hyper_parameters['net']`` builds: a
+    key left out or ``null`` is AlexNet's default, as the network itself reads it."""
     variant = net.get("variant", "seed")
     lrn = net.get("lrn")
     return {
