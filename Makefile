@@ -23,10 +23,12 @@ train: $(STAMP) ## train on the built-in dataset (generated on first use); ARGS=
 	$(BIN)/python scripts/train.py $(ARGS)
 
 # Two test processes: many tests wait on subprocesses, SLURM or the disk, and the second process
-# uses that time; a module's tests stay in one process (its fixtures are built once).
+# uses that time; a module's tests stay in one process (its fixtures are built once). One torch
+# thread per process (inherited by the runs a test starts): the processes already fill the cores.
 TEST_WORKERS ?= 2
 test: $(STAMP) ## run the whole test suite (TEST_WORKERS=2 processes; ARGS="..." for pytest)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -q -n $(TEST_WORKERS) \
+		--dist loadfile $(ARGS)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src scripts tests
