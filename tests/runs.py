@@ -1,4 +1,5 @@
-"""Running the scripts as a user does, with every output under a test's folder."""
+"""Running the scripts as a user does, with every output under a test's folder (and, under
+``-X importtime``, the modules they imported)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,24 @@ def finished_run(script: str, *overrides: str, tmp: Path) -> Path:
     result = run_script(script, *overrides, tmp=tmp)
     assert result.returncode == 0, result.stderr[-3000:]
     return only_run_folder(tmp, Path(script).stem)
+
+
+HEAVY_MODULES = {"torch", "torchvision", "lightning", "optuna"}
+
+
+def run_and_list_imports(
+    script: str, *args: str, tmp: Path
+) -> tuple[subprocess.CompletedProcess, set]:
+    """Run a script under ``-X importtime``: the top-level modules it imported, and its output
+    with the import lines removed."""
+    command = [sys.executable, "-X", "importtime", str(ROOT / "scripts" / script)]
+    command += [f"paths.data_dir={tmp / 'data'}", f"paths.log_dir={tmp / 'logs'}", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp)
+    lines = result.stderr.splitlines()
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in lines
+        if line.startswith("import time:")
+    }
+    result.stderr = "\n".join(line for line in lines if not line.startswith("import time:"))
+    return result, imported

@@ -22,9 +22,14 @@ from alexnet_lightning.dataset_tools import pack as pack_module
 from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.errors import ConfigError, DataError
 from tests.conftest import EXACT_RUN, ROOT, TINY_NET, write_image_folder
-from tests.entry.test_train import HEAVY_MODULES, run_and_list_imports
 from tests.interrupt import assert_killed_run_resumes_bitwise
-from tests.runs import finished_run, only_run_folder, run_script
+from tests.runs import (
+    HEAVY_MODULES,
+    finished_run,
+    only_run_folder,
+    run_and_list_imports,
+    run_script,
+)
 
 CLASSES = ["ant", "bee", "cat", "dog"]
 

@@ -16,7 +16,13 @@ from tensorboard.plugins.custom_scalar import metadata as custom_scalars_metadat
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from tests.conftest import ROOT, TINY_DATA, TINY_SHAPES
-from tests.runs import finished_run, only_run_folder, run_script
+from tests.runs import (
+    HEAVY_MODULES,
+    finished_run,
+    only_run_folder,
+    run_and_list_imports,
+    run_script,
+)
 
 DESIGN_SCALARS = {
     "train/loss",
@@ -341,26 +347,6 @@ def test_diverging_loss_stops_with_the_step_and_last_checkpoint(tmp_path):
 
 
 # --- fast, clear answers to config mistakes ---------------------------------------------------
-
-HEAVY_MODULES = {"torch", "torchvision", "lightning", "optuna"}
-
-
-def run_and_list_imports(
-    script: str, *args: str, tmp: Path
-) -> tuple[subprocess.CompletedProcess, set]:
-    """Run a script under ``-X importtime``: the top-level modules it imported, and its output
-    with the import lines removed."""
-    command = [sys.executable, "-X", "importtime", str(ROOT / "scripts" / script)]
-    command += [f"paths.data_dir={tmp / 'data'}", f"paths.log_dir={tmp / 'logs'}", *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp)
-    lines = result.stderr.splitlines()
-    imported = {
-        line.rsplit("|", 1)[1].strip().split(".")[0]
-        for line in lines
-        if line.startswith("import time:")
-    }
-    result.stderr = "\n".join(line for line in lines if not line.startswith("import time:"))
-    return result, imported
 
 
 @pytest.mark.parametrize(
