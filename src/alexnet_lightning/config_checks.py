@@ -309,7 +309,11 @@ def check_config(cfg: DictConfig) -> None:
     variant = OmegaConf.select(cfg, "model.net.variant", default=None)
     size = OmegaConf.select(cfg, "data.image_size", default=None)
     if variant is not None and size is not None and size < MIN_IMAGE_SIZE[variant]:
-        smaller = "" if variant == "cifar" else "; model.net.variant=cifar takes smaller crops"
+        smaller = (
+            ""
+            if variant == "cifar"
+            else "; model.net.variant=cifar takes smaller crops (experiment=cifar10 sets both)"
+        )
         raise ConfigError(
             f"data.image_size={size} is invalid: it must be at least {MIN_IMAGE_SIZE[variant]} "
             f"for model.net.variant={variant}{smaller}"

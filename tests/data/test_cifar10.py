@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
 
-from alexnet_lightning.config_checks import check_value
+from alexnet_lightning.config_checks import check_config, check_value
 from alexnet_lightning.data.cifar10.archive import read_archive
-from alexnet_lightning.data.cifar10.datamodule import Cifar10DataModule, pack_folder
+from alexnet_lightning.data.cifar10.datamodule import COMMAND, Cifar10DataModule, pack_folder
 from alexnet_lightning.data.datamodule import standalone_trainer
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.dataset_tools.pack import pack_dataset
@@ -192,7 +194,7 @@ def test_offline_names_the_url_and_the_command(tmp_path):
         datamodule(tmp_path, url, "0" * 32).prepare_data()
     message = str(raised.value)
     assert f"cannot download CIFAR-10 from {url}" in message
-    assert "python scripts/train.py data=cifar10" in message
+    assert "python scripts/train.py experiment=cifar10" in message
     assert f"curl -L -o {tmp_path / ARCHIVE} {url}" in message
     assert [p.name for p in tmp_path.iterdir()] == ["cifar10"]  # no partial download left
     assert not pack_folder(tmp_path / "cifar10", VAL, 0).exists()
@@ -284,3 +286,13 @@ def test_synthetic_archive_script_prints_the_md5_torchvision_then_accepts(tmp_pa
     assert arrays.train_images.dtype == np.uint8 and arrays.classes == list(CLASSES)
     bad = subprocess.run([*command[:2], "--dest", "/proc/no"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --dest /proc/no: cannot write")
+
+
+def test_the_offline_messages_command_runs_as_printed(tmp_path):
+    script, *overrides = COMMAND.split()[1:]
+    assert script == "scripts/train.py"
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.log_dir={tmp_path}", *overrides])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "run")
+    check_config(cfg)  # data=cifar10 alone stops on the crop size; experiment=cifar10 does not

@@ -39,7 +39,7 @@ from alexnet_lightning.errors import ConfigError
 log = logging.getLogger(__name__)
 
 OFFICIAL_TRAIN_SIZE = 50_000
-COMMAND = "python scripts/train.py data=cifar10"
+COMMAND = "python scripts/train.py experiment=cifar10"
 
 
 def pack_folder(root: str | Path, val_size: int, split_seed: int) -> Path:
