@@ -128,6 +128,9 @@ RULES: dict[str, Rule] = {
     "tta": choice("none", "ten_crop"),
     "split": choice("val", "test"),
     "top_k": integer(1, 5),
+    "queries": integer(1, 8),  # neighbours.yaml
+    "neighbours": integer(1, 6),
+    "chunk_size": integer(1, 4096),
     "batch_size": integer(1, 64),
     "accelerator": choice(*ACCELERATORS),  # benchmark.yaml
     "precision": choice(*PRECISIONS, 64, 32, 16),
