@@ -296,6 +296,19 @@ def check_value(key: str, value: Any) -> Any:
     return value
 
 
+def _check_eval_source(cfg: DictConfig) -> None:
+    given = [key for key in ("ckpt_path", "sweep") if cfg.get(key) not in (None, "", [])]
+    if not given:
+        raise ConfigError(
+            "ckpt_path is not set; pass ckpt_path=.../checkpoints/best.ckpt, "
+            "ckpt_path=[a.ckpt,b.ckpt] (an ensemble) or sweep=logs/train/multiruns/<stamp>"
+        )
+    if len(given) == 2:
+        raise ConfigError("both ckpt_path and sweep are set; pass one of them")
+    if cfg.get("sweep_arm") is not None and cfg.get("sweep") is None:
+        raise ConfigError("sweep_arm selects jobs of a sweep; pass sweep=<multirun folder> too")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise one ConfigError naming the first missing or invalid key and its allowed values."""
     missing = list(_missing_keys(cfg))
@@ -303,6 +316,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"{missing[0]} is not set; pass it on the command line, e.g. {missing[0]}=..."
         )
+    if "sweep" in cfg:  # eval.yaml: one checkpoint, a list (an ensemble), or a sweep's
+        _check_eval_source(cfg)
     for key in RULES:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None:
