@@ -10,6 +10,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 
 from alexnet_lightning.compat import sweep_params
+from alexnet_lightning.sweeps import continue_sweep
 from alexnet_lightning.sweeps.slurm_launcher import stop_unless_slurm_answers
 from alexnet_lightning.sweeps.summary import job_log
 from alexnet_lightning.sweeps.sweep_folder import make_sweep_folder, write_report_at_end
@@ -20,7 +21,8 @@ class RunEveryJob:
     hydra_plugins/alexnet_sweepers/grid.py). BasicSweeper stops at the first batch with a
     failed job and skips Hydra's end-of-sweep callbacks; this loop runs every batch, writes the
     report, then exits non-zero naming the failed jobs. The grid itself (``key=a,b`` lists,
-    ``params``, batches of ``max_batch_size``) is BasicSweeper's."""
+    ``params``, batches of ``max_batch_size``) is BasicSweeper's. The same command after a
+    killed sweep continues that sweep (sweeps/continue_sweep.py)."""
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.launcher is not None
@@ -30,6 +32,13 @@ class RunEveryJob:
         overrides = parser.parse_overrides([*sweep_params(self), *arguments])
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
         stop_unless_slurm_answers(self.config)
+        jobs = [job for batch in self.overrides for job in batch]
+        done: set[int] = set()
+        previous = continue_sweep.unfinished_sweep(self.config, jobs)
+        if previous is not None:
+            continue_sweep.continue_in(self.config, previous)
+            done = continue_sweep.done_jobs(previous, jobs)
+            continue_sweep.announce(previous, done, len(jobs))
         sweep_dir = make_sweep_folder(self.config)
 
         returns, failed, job_idx = [], [], 0
@@ -37,10 +46,13 @@ class RunEveryJob:
             while not self.is_done():
                 batch = self.get_job_batch()
                 self.validate_batch_is_legal(batch)
-                results = self.launcher.launch(batch, initial_job_idx=job_idx)
-                failed += failed_jobs(results, job_idx)
+                for first, run in continue_sweep.pending_runs(job_idx, batch, done):
+                    for num in range(first, first + len(run)):
+                        continue_sweep.set_aside(sweep_dir / str(num))
+                    results = self.launcher.launch(run, initial_job_idx=first)
+                    failed += failed_jobs(results, first)
+                    returns.append(results)
                 job_idx += len(batch)
-                returns.append(results)
         finally:
             write_report_at_end(sweep_dir, self.config.get("optimized_metric"))
         if failed:
