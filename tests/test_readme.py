@@ -20,7 +20,7 @@ from alexnet_lightning.config_checks import check_config
 from tests.conftest import CONF, ROOT
 
 README = ROOT / "README.md"
-HYDRA_SCRIPTS = {"train": "train", "eval": "eval", "predict": "predict"}
+HYDRA_SCRIPTS = {"train": "train", "eval": "eval", "predict": "predict", "neighbours": "neighbours"}
 
 
 def readme_lines() -> list[str]:

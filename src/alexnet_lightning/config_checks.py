@@ -128,6 +128,9 @@ RULES: dict[str, Rule] = {
     "tta": choice("none", "ten_crop"),
     "split": choice("val", "test"),
     "top_k": integer(1, 5),
+    "queries": integer(1, 8),  # neighbours.yaml
+    "neighbours": integer(1, 6),
+    "chunk_size": integer(1, 4096),
     "batch_size": integer(1, 64),
     "accelerator": choice(*ACCELERATORS),  # benchmark.yaml
     "precision": choice(*PRECISIONS, 64, 32, 16),
@@ -293,6 +296,19 @@ def check_value(key: str, value: Any) -> Any:
     return value
 
 
+def _check_eval_source(cfg: DictConfig) -> None:
+    given = [key for key in ("ckpt_path", "sweep") if cfg.get(key) not in (None, "", [])]
+    if not given:
+        raise ConfigError(
+            "ckpt_path is not set; pass ckpt_path=.../checkpoints/best.ckpt, "
+            "ckpt_path=[a.ckpt,b.ckpt] (an ensemble) or sweep=logs/train/multiruns/<stamp>"
+        )
+    if len(given) == 2:
+        raise ConfigError("both ckpt_path and sweep are set; pass one of them")
+    if cfg.get("sweep_arm") is not None and cfg.get("sweep") is None:
+        raise ConfigError("sweep_arm selects jobs of a sweep; pass sweep=<multirun folder> too")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise one ConfigError naming the first missing or invalid key and its allowed values."""
     missing = list(_missing_keys(cfg))
@@ -300,6 +316,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"{missing[0]} is not set; pass it on the command line, e.g. {missing[0]}=..."
         )
+    if "sweep" in cfg:  # eval.yaml: one checkpoint, a list (an ensemble), or a sweep's
+        _check_eval_source(cfg)
     for key in RULES:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None:

@@ -105,7 +105,8 @@ def test_tensorboard_events_hold_scalars_images_and_hparams(trained):
     scalars, images = set(acc.Tags()["scalars"]), set(acc.Tags()["images"])
     assert scalars >= DESIGN_SCALARS | {"lr", "train/loss_step", "train/images_per_s", "epoch"}
     assert not {tag for tag in scalars if tag.startswith("lr-")} and "hp_metric" not in scalars
-    assert {"train/augmented_batch", "val/confusion_matrix"} <= images
+    assert {"train/augmented_batch", "val/confusion_matrix", "kernels/first_conv"} <= images
+    assert (trained / "kernels.png").stat().st_size > 0
     assert hparams_params(trained)["tags"].string_value == "tiny,run_test"
 
 
@@ -119,6 +120,7 @@ def test_custom_scalars_layout_puts_train_and_val_on_one_chart(trained):
         "Accuracy",
         "Learning rate",
         "Throughput (images/s)",
+        "First-layer kernels' Lab chroma",
     }
     scalars = events(trained).Tags()["scalars"]
 
@@ -130,6 +132,7 @@ def test_custom_scalars_layout_puts_train_and_val_on_one_chart(trained):
     assert shown("Accuracy") == {"train/acc", "train/error", "val/acc", "val/acc_best"}
     assert shown("Learning rate") == {"lr"}
     assert shown("Throughput (images/s)") == {"train/images_per_s"}
+    assert shown("First-layer kernels' Lab chroma") == {"kernels/colourfulness/tower1"}
 
 
 def test_hparams_session_lists_the_curated_keys_and_metrics(trained):

@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from torchvision.utils import make_grid
 
 
-def _tensorboard(trainer: L.Trainer) -> Any | None:
+def tensorboard_writer(trainer: L.Trainer) -> Any | None:
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             return logger.experiment
@@ -36,7 +36,7 @@ class AugmentedImageGrid(L.Callback):
         if self._first_epoch is None:
             self._first_epoch = epoch
         due = epoch == self._first_epoch or epoch % self.every_n_epochs == 0
-        writer = _tensorboard(trainer)
+        writer = tensorboard_writer(trainer)
         if not due or epoch in self._logged_epochs or writer is None or not trainer.is_global_zero:
             return
         self._logged_epochs.add(epoch)
@@ -164,7 +164,7 @@ class ConfusionMatrixLogger(L.Callback):
         matrix = self.metrics[stage].compute().cpu()
         self.metrics[stage].reset()
         self.matrices[stage] = matrix
-        writer = _tensorboard(trainer)
+        writer = tensorboard_writer(trainer)
         if stage == "val" and writer is not None and trainer.is_global_zero:
             names = pl_module.hparams.get("class_names")
             title = f"val confusion matrix, epoch {trainer.current_epoch}"

@@ -14,6 +14,8 @@ from omegaconf import DictConfig
 
 from alexnet_lightning.callbacks.tensorboard_images import ConfusionMatrixLogger
 from alexnet_lightning.checkpoints import check_fits, load_classifier
+from alexnet_lightning.entry.accuracy_table import print_accuracy_table
+from alexnet_lightning.entry.ensemble import checkpoint_paths, ensemble_metrics
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.instantiate import instantiate_loggers
 from alexnet_lightning.utils.run_files import (
@@ -30,32 +32,37 @@ INPUT_SETTINGS = ("image_size", "eval_resize_ratio", "mean", "std", "normalize")
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Top-1/top-5, per-class accuracy and the confusion matrix of ``cfg.ckpt_path``.
+    """Top-1/top-5, per-class accuracy and the confusion matrix of ``cfg.ckpt_path``; with
+    several checkpoints (a list, or ``sweep=``), each one's and their ensemble's accuracy.
 
-    Writes metrics.json (``test/acc_class/<class name>`` keys beside the logged ones) and
-    confusion_matrix.csv into ``cfg.paths.output_dir``.
+    Writes metrics.json (``test/acc_class/<class name>`` keys beside the logged ones; an
+    ensemble's ``test/member<i>/...``, ``test/member_mean/...``, ``test/ensemble/...``) and,
+    for one checkpoint, confusion_matrix.csv into ``cfg.paths.output_dir``.
     """
-    if not cfg.get("ckpt_path"):
+    if not cfg.get("ckpt_path") and not cfg.get("sweep"):
         raise ConfigError("ckpt_path is not set; pass ckpt_path=.../checkpoints/best.ckpt")
     output_dir = Path(cfg.paths.output_dir)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
+    paths = checkpoint_paths(cfg)
+    if len(paths) > 1:
+        return _evaluate_ensemble(cfg, paths, output_dir)
 
-    model, trained_data = load_classifier(cfg.ckpt_path)
+    model, trained_data = load_classifier(paths[0])
     inputs = {k: trained_data[k] for k in INPUT_SETTINGS if k in trained_data}
     log.info("input settings from the checkpoint: %s", inputs)
     datamodule = instantiate(cfg.data, test_split=cfg.split, **inputs)
     datamodule.prepare_data()
     info = datamodule.inspect()
-    check_fits(model, len(info.classes), cfg.ckpt_path)
+    check_fits(model, len(info.classes), paths[0])
 
     confusion = ConfusionMatrixLogger()
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=[confusion], logger=instantiate_loggers(cfg.get("logger"))
     )
     log_hyperparameters(trainer.loggers, cfg)  # with logger=..., the data, trainer and tags
-    trainer.test(model, datamodule=datamodule)
+    trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = to_floats(trainer.callback_metrics)
 
     matrix = confusion.matrices["test"]
@@ -68,6 +75,21 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         _write_confusion_csv(output_dir / "confusion_matrix.csv", info.names, matrix.tolist())
     write_json(output_dir / "metrics.json", metrics)
+    title = f"{cfg.split} accuracy of {paths[0]}"
+    print_accuracy_table(title, [("checkpoint", "test/")], metrics, cfg.tta == "ten_crop")
+    return metrics
+
+
+def _evaluate_ensemble(cfg: DictConfig, paths: list[str], output_dir: Path) -> dict[str, float]:
+    probe = instantiate(cfg.data, test_split=cfg.split)
+    probe.prepare_data()
+    metrics = ensemble_metrics(cfg, paths, INPUT_SETTINGS, len(probe.inspect().classes))
+    write_json(output_dir / "metrics.json", metrics)
+    rows = [(f"member {i}", f"test/member{i}/") for i in range(len(paths))]
+    rows += [("mean of the members", "test/member_mean/"), ("ensemble", "test/ensemble/")]
+    title = f"{cfg.split} accuracy of {len(paths)} networks and their ensemble (mean softmax)"
+    caption = "\n".join(f"member {i}: {p}" for i, p in enumerate(paths))
+    print_accuracy_table(title, rows, metrics, cfg.tta == "ten_crop", caption)
     return metrics
 
 
@@ -78,7 +100,7 @@ def ten_crop_metrics(
     ``test/<metric>_ten_crop``. ``inputs`` are the checkpoint's input settings, as for the
     single-crop test."""
     datamodule = instantiate(cfg.data, test_split=cfg.split, test_views="ten_crop", **inputs)
-    trainer.test(model, datamodule=datamodule)
+    trainer.test(model, datamodule=datamodule, verbose=False)
     return {
         f"{key}_ten_crop": value
         for key, value in to_floats(trainer.callback_metrics).items()

@@ -51,7 +51,7 @@ BEST_KEY = "val_acc_best.max_value"
 TRAIN_EPOCH_KEY = "train_epoch_metrics"
 
 
-def _accuracy(num_classes: int, prefix: str) -> MetricCollection:
+def accuracy_metrics(num_classes: int, prefix: str) -> MetricCollection:
     return MetricCollection(
         {
             "acc": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
@@ -113,11 +113,11 @@ class AlexNetClassifier(L.LightningModule):
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-        self.train_metrics = _accuracy(num_classes, "train/")
+        self.train_metrics = accuracy_metrics(num_classes, "train/")
         self.train_loss = WeightedMean()
         self._resumed_train_epoch: dict[str, Any] | None = None
-        self.val_metrics = _accuracy(num_classes, "val/")
-        self.test_metrics = _accuracy(num_classes, "test/")
+        self.val_metrics = accuracy_metrics(num_classes, "val/")
+        self.test_metrics = accuracy_metrics(num_classes, "test/")
         # Loss means as metric objects: their sums and counts are synchronised across ranks, so
         # with shards of unequal size the value still equals the single-process one.
         self.eval_loss = nn.ModuleDict({"val": WeightedMean(), "test": WeightedMean()})

@@ -32,3 +32,14 @@ def switches(net: dict) -> dict:
         "pool": net.get("pool", "overlapping"),
         "groups": net.get("groups", 1),
     }
+
+
+# The layer whose outputs the paper's Figure 4 compares (create_feature_extractor node names of
+# models/alexnet.py): the second 4096 (2048) wide hidden layer after its activation for the
+# AlexNet layouts; the CIFAR network has no hidden FC, so its flattened last conv block.
+LAST_HIDDEN_LAYER = {
+    "seed": "classifier.5",
+    "paper": "classifier.5",
+    "torchvision": "classifier.5",
+    "cifar": "flatten",
+}

@@ -23,6 +23,8 @@ LAYOUT = {
         # `lr`, or `lr/<param group>` when the optimizer has several
         "Learning rate": ["Multiline", [r"^lr(/.+)?$"]],
         "Throughput (images/s)": ["Multiline", [r"^train/images_per_s$"]],
+        # callbacks.kernels: Figure 3's colour-agnostic and colour-specific towers as numbers
+        "First-layer kernels' Lab chroma": ["Multiline", [r"^kernels/colourfulness/"]],
     }
 }
 

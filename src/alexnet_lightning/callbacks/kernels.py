@@ -1,0 +1,53 @@
+"""``callbacks.kernels``: Figure 3 of the paper as a run goes, in TensorBoard and kernels.png."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from PIL import Image
+
+from alexnet_lightning.analysis.kernels import kernel_figure
+from alexnet_lightning.callbacks.tensorboard_images import tensorboard_writer
+
+TAG = "kernels/first_conv"
+COLOURFULNESS_TAG = "kernels/colourfulness/tower{}"
+
+
+class KernelGrid(L.Callback):
+    """Logs the first conv layer's kernels (one labelled block per tower) and each tower's
+    colourfulness (``kernels/colourfulness/tower1|2``, mean Lab chroma) every
+    ``every_n_epochs`` epochs and at the end of fit, where it also writes ``path``.
+
+    Only at epoch ends and on rank zero: reading the weights waits for the device, once."""
+
+    def __init__(self, every_n_epochs: int = 5, path: str | None = None) -> None:
+        self.every_n_epochs, self.path = every_n_epochs, path
+        self._logged_step: int | None = None
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            self._log(trainer, pl_module)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        figure = self._log(trainer, pl_module)
+        if figure is not None and self.path:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(figure).save(self.path, optimize=True)
+
+    def _log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> np.ndarray | None:
+        if not trainer.is_global_zero:
+            return None
+        net = getattr(pl_module, "net", pl_module)
+        figure = kernel_figure(net, title=f"first conv layer, step {trainer.global_step}")
+        if self._logged_step == trainer.global_step:  # fit ended on a logged epoch
+            return figure.image
+        self._logged_step = trainer.global_step
+        writer = tensorboard_writer(trainer)
+        if writer is not None:
+            writer.add_image(TAG, figure.image, trainer.global_step, dataformats="HWC")
+        scores = {COLOURFULNESS_TAG.format(i + 1): v for i, v in enumerate(figure.colourfulness)}
+        for logger in trainer.loggers:
+            logger.log_metrics(scores, step=trainer.global_step)
+        return figure.image
