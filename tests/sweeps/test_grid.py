@@ -59,7 +59,7 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
     charts = tensorboard_custom_scalars(sweep)
     assert [title for title, _ in charts].count("Loss") == 1  # 4 jobs' layouts, merged
     assert dict(charts)["Loss"] == ["^train/loss$", "^val/loss$"]
-    assert len(charts) == 5
+    assert len(charts) == 6
     report = (sweep / "summary.md").read_text()
     best = max(rows, key=lambda r: float(r["optimized_metric"]))
     assert f"## Best: job {best['job']}" in report

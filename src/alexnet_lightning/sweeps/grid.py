@@ -47,7 +47,9 @@ class RunEveryJob:
                 batch = self.get_job_batch()
                 self.validate_batch_is_legal(batch)
                 for first, run in continue_sweep.pending_runs(job_idx, batch, done):
-                    for num in range(first, first + len(run)):
+                    # a continued sweep's half-done jobs start over; any other existing job
+                    # folder is a requeued job's, which resumes there
+                    for num in range(first, first + len(run)) if previous else ():
                         continue_sweep.set_aside(sweep_dir / str(num))
                     results = self.launcher.launch(run, initial_job_idx=first)
                     failed += failed_jobs(results, first)
