@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import rich
 from rich.table import Table
 
 COLUMNS = (("acc", "top-1"), ("acc_top5", "top-5"))
@@ -34,13 +33,3 @@ def accuracy_table(
         ]
         table.add_row(label, *cells)
     return table
-
-
-def print_accuracy_table(
-    title: str,
-    rows: list[tuple[str, str]],
-    metrics: dict[str, float],
-    ten_crop: bool,
-    caption: str | None = None,
-) -> None:
-    rich.print(accuracy_table(title, rows, metrics, ten_crop, caption))

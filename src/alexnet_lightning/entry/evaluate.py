@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import rich
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from alexnet_lightning.callbacks.tensorboard_images import ConfusionMatrixLogger
 from alexnet_lightning.checkpoints import check_fits, load_classifier
-from alexnet_lightning.entry.accuracy_table import print_accuracy_table
+from alexnet_lightning.entry.accuracy_table import accuracy_table
 from alexnet_lightning.entry.ensemble import checkpoint_paths, ensemble_metrics
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.utils.instantiate import instantiate_loggers
@@ -76,7 +77,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         _write_confusion_csv(output_dir / "confusion_matrix.csv", info.names, matrix.tolist())
     write_json(output_dir / "metrics.json", metrics)
     title = f"{cfg.split} accuracy of {paths[0]}"
-    print_accuracy_table(title, [("checkpoint", "test/")], metrics, cfg.tta == "ten_crop")
+    rich.print(accuracy_table(title, [("checkpoint", "test/")], metrics, cfg.tta == "ten_crop"))
     return metrics
 
 
@@ -89,7 +90,7 @@ def _evaluate_ensemble(cfg: DictConfig, paths: list[str], output_dir: Path) -> d
     rows += [("mean of the members", "test/member_mean/"), ("ensemble", "test/ensemble/")]
     title = f"{cfg.split} accuracy of {len(paths)} networks and their ensemble (mean softmax)"
     caption = "\n".join(f"member {i}: {p}" for i, p in enumerate(paths))
-    print_accuracy_table(title, rows, metrics, cfg.tta == "ten_crop", caption)
+    rich.print(accuracy_table(title, rows, metrics, cfg.tta == "ten_crop", caption))
     return metrics
 
 

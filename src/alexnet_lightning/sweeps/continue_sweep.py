@@ -56,8 +56,11 @@ def done_jobs(sweep_dir: Path, jobs: Sequence[Sequence[str]]) -> set[int]:
     }
 
 
-def unfinished_sweep(config: DictConfig, jobs: Sequence[Sequence[str]]) -> Path | None:
-    """The sweep folder this command should continue, or None for a new one."""
+def unfinished_sweep(
+    config: DictConfig, jobs: Sequence[Sequence[str]]
+) -> tuple[Path, set[int]] | None:
+    """The sweep folder this command should continue and its complete jobs, or None for a new
+    sweep."""
     target = Path(str(config.hydra.sweep.dir))
     if sweep_dir_given(config):
         candidates = [target] if (target / "multirun.yaml").is_file() else []
@@ -73,7 +76,8 @@ def unfinished_sweep(config: DictConfig, jobs: Sequence[Sequence[str]]) -> Path 
         if command_of(yaml.safe_load((folder / "multirun.yaml").read_text()) or {}) != ours:
             continue
         # the newest sweep of this command decides: finished, a rerun is a new sweep
-        return folder if len(done_jobs(folder, jobs)) < len(jobs) else None
+        done = done_jobs(folder, jobs)
+        return (folder, done) if len(done) < len(jobs) else None
     return None
 
 

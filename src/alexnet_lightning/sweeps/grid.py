@@ -33,12 +33,12 @@ class RunEveryJob:
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
         stop_unless_slurm_answers(self.config)
         jobs = [job for batch in self.overrides for job in batch]
-        done: set[int] = set()
         previous = continue_sweep.unfinished_sweep(self.config, jobs)
+        done: set[int] = set()
         if previous is not None:
-            continue_sweep.continue_in(self.config, previous)
-            done = continue_sweep.done_jobs(previous, jobs)
-            continue_sweep.announce(previous, done, len(jobs))
+            folder, done = previous
+            continue_sweep.continue_in(self.config, folder)
+            continue_sweep.announce(folder, done, len(jobs))
         sweep_dir = make_sweep_folder(self.config)
 
         returns, failed, job_idx = [], [], 0
@@ -49,8 +49,9 @@ class RunEveryJob:
                 for first, run in continue_sweep.pending_runs(job_idx, batch, done):
                     # a continued sweep's half-done jobs start over; any other existing job
                     # folder is a requeued job's, which resumes there
-                    for num in range(first, first + len(run)) if previous else ():
-                        continue_sweep.set_aside(sweep_dir / str(num))
+                    if previous is not None:
+                        for num in range(first, first + len(run)):
+                            continue_sweep.set_aside(sweep_dir / str(num))
                     results = self.launcher.launch(run, initial_job_idx=first)
                     failed += failed_jobs(results, first)
                     returns.append(results)
