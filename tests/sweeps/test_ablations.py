@@ -353,6 +353,39 @@ def test_bad_figure1_values_name_their_key(override, message, tmp_path):
         check_config(cfg)
 
 
+# What each of conf/figure1_condition/ changes from experiment=figure1 as configured.
+FIGURE1_CONDITIONS = {
+    "as_configured": {},
+    "default_init": {"model.net.init_weights": False},
+    "unnormalized": {"data.normalize": False},
+    "no_momentum": {"model.optimizer.momentum": 0.0},
+}
+
+
+def test_each_figure1_condition_changes_one_setting_and_checks(tmp_path):
+    assert sorted(p.stem for p in (CONF / "figure1_condition").glob("*.yaml")) == sorted(
+        FIGURE1_CONDITIONS
+    )
+    reference = OmegaConf.to_container(
+        compose_config("train", ["experiment=figure1"], tmp_path), resolve=True
+    )
+    for name, changes in FIGURE1_CONDITIONS.items():
+        cfg = compose_config(
+            "train", ["experiment=figure1", f"+figure1_condition={name}"], tmp_path
+        )
+        check_config(cfg)
+        built = OmegaConf.to_container(cfg, resolve=True)
+        for key, value in changes.items():
+            assert (
+                OmegaConf.select(cfg, key)
+                == value
+                != OmegaConf.select(OmegaConf.create(reference), key)
+            ), (name, key)
+            OmegaConf.update(cfg, key, OmegaConf.select(OmegaConf.create(reference), key))
+        assert OmegaConf.to_container(cfg, resolve=True) == reference, name
+        assert built != reference or not changes
+
+
 def test_training_time_leaves_validation_and_the_sanity_check_out(monkeypatch):
     from types import SimpleNamespace
 
