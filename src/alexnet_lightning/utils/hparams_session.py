@@ -82,23 +82,33 @@ def hparams_summaries(cfg: DictConfig, trial_id: str) -> list[Summary]:
         ],
         metric_infos=[summary_v2.Metric(tag).as_proto() for tag in METRICS],
     )
-    data = plugin_data_pb2.HParamsPluginData(experiment=experiment)
-    columns = Summary(
-        value=[
-            Summary.Value(
-                tag=metadata.EXPERIMENT_TAG,
-                metadata=metadata.create_summary_metadata(data),
-                tensor=metadata.NULL_TENSOR,
-            )
-        ]
+    columns = _summary(
+        metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)
     )
     start = summary_v2.hparams_pb({name: values[name] for name in names}, trial_id=trial_id)
     return [columns, start]
 
 
 def session_end_summary(status: str) -> Summary:
-    """The session-end summary: ``status`` is ``success`` or ``failure``."""
-    return summary_v2.session_end_pb(STATUS[status], end_time_secs=int(time.time()))
+    """The session-end summary: ``status`` is ``success`` or ``failure``. (summary_v2 writes a
+    session's end only through its Keras callback, and the v1 writer needs TensorFlow.)"""
+    end = plugin_data_pb2.SessionEndInfo(status=STATUS[status], end_time_secs=time.time())
+    return _summary(
+        metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)
+    )
+
+
+def _summary(tag: str, data: plugin_data_pb2.HParamsPluginData) -> Summary:
+    """A summary of the HParams plugin's data alone, as its own writers make them."""
+    return Summary(
+        value=[
+            Summary.Value(
+                tag=tag,
+                metadata=metadata.create_summary_metadata(data),
+                tensor=metadata.NULL_TENSOR,
+            )
+        ]
+    )
 
 
 def curated_hparams(cfg: DictConfig) -> tuple[dict[str, HParam], set[str]]:
