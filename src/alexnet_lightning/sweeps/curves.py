@@ -16,7 +16,8 @@ def read_curves(job_dir: Path, tags: Iterable[str]) -> dict[str, Curve]:
     """``{tag: [(epoch, value), ...]}`` for each of ``tags`` the job logged, epochs counted
     from 1. A step logged twice (a requeued job that replayed an epoch) keeps its newest value.
     Jobs without TensorBoard events (logger=csv) give {}."""
-    files = sorted((job_dir / "tensorboard").glob("events.out.tfevents.*"))
+    # tensorboard/<run name>/ (tensorboard/ itself in run folders of earlier versions)
+    files = sorted((job_dir / "tensorboard").rglob("events.out.tfevents.*"))
     if not files:
         return {}
     # imported here: tensorboard takes a second, and only reports with curves need it
