@@ -61,11 +61,11 @@ def test_curated_hparams_of_an_sgd_imagefolder_run(tmp_path):
 def _end_status(logdir) -> int | None:
     acc = EventAccumulator(str(logdir))
     acc.Reload()
-    if hparams_metadata.PLUGIN_NAME not in acc.ActivePlugins():
+    try:
+        content = acc.PluginTagToContent(hparams_metadata.PLUGIN_NAME)
+    except KeyError:  # nothing of the HParams plugin's in the folder
         return None
-    end = acc.PluginTagToContent(hparams_metadata.PLUGIN_NAME)[
-        hparams_metadata.SESSION_END_INFO_TAG
-    ]
+    end = content[hparams_metadata.SESSION_END_INFO_TAG]
     return hparams_metadata.parse_session_end_info_plugin_data(end).status
 
 
