@@ -45,7 +45,9 @@ def test_optuna_sweep_of_three_trials_names_the_best(tmp_path):
         assert params["model/optimizer"].string_value == trial.params["model/optimizer"]
         assert "optuna_trial" not in params and "hparams_search" not in params
         # the searched keys first, the same columns in every job, a value in each
-        assert set(columns[:5]) == set(trial.params) and set(params) == set(columns)
+        # (data.batch_size is fixed on the command line: no longer searched, not first)
+        assert set(columns[: len(trial.params)]) == set(trial.params)
+        assert "data.batch_size" not in trial.params and set(params) == set(columns)
         columns_of_jobs.append(columns)
     assert all(columns == columns_of_jobs[0] for columns in columns_of_jobs)
     report = (sweep / "summary.md").read_text()

@@ -30,19 +30,22 @@ def in_sweep() -> bool:
 
 def swept_keys() -> list[str]:
     """The keys (``model.optimizer.lr``, a group as ``model/optimizer``) this job's sweep
-    varies, in the order the sweep gives them: its sweeper's ``params`` and the command line's
-    ``key=a,b``/``range(...)`` overrides as saved in the sweep's multirun.yaml. Empty outside a
-    sweep."""
+    varies, in the order the sweep gives them: its sweeper's ``params`` with the command line's
+    overrides as saved in the sweep's multirun.yaml on top (``key=a,b``/``range(...)`` add a
+    key, a single value fixes one, as the sweepers read them). Empty outside a sweep."""
     if not in_sweep():
         return []
     hydra = HydraConfig.get()
-    keys = [str(key).lstrip("+~") for key in hydra.sweeper.get("params") or {}]
+    keys = {str(key).lstrip("+~"): None for key in hydra.sweeper.get("params") or {}}
     saved = Path(hydra.sweep.dir) / "multirun.yaml"
     if saved.is_file():
         task = OmegaConf.load(saved).hydra.overrides.task
-        overrides = OverridesParser.create().parse_overrides(list(task))
-        keys += [o.key_or_group for o in overrides if o.is_sweep_override()]
-    return list(dict.fromkeys(keys))
+        for override in OverridesParser.create().parse_overrides(list(task)):
+            if override.is_sweep_override():
+                keys[override.key_or_group] = None
+            else:
+                keys.pop(override.key_or_group, None)
+    return list(keys)
 
 
 def job_overrides() -> dict[str, str]:
