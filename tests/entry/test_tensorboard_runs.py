@@ -202,7 +202,9 @@ def test_run_names_carry_the_stamp_or_the_jobs_overrides(logs):
         if run.startswith("train/runs/"):
             stamp = run.split("/")[2]
             assert STAMP.fullmatch(stamp) and run == f"train/runs/{stamp}/tensorboard/{stamp}"
-            assert session(content).group_name == stamp  # the HParams row's trial id
+            # the HParams row's trial id, the time first: the table shows ~15 characters
+            day, time = stamp.split("_")
+            assert session(content).group_name == f"{time} {day}"
     jobs = sorted(run for run in runs if run.startswith("train/multiruns/"))
     names = [run.rsplit("/", 1)[1] for run in jobs]
     assert names == ["lr=0.01", "lr=0.02"]

@@ -13,6 +13,7 @@ Registered when this module is imported, as ``rank_zero_dir`` is (entry/launched
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -20,6 +21,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
+# conf/hydra/default.yaml's run folder name
+STAMP = re.compile(r"(?P<date>\d{4}-\d\d-\d\d)_(?P<time>\d\d-\d\d-\d\d)")
 # Characters that would make folders of a name or stop a shell from taking it as one word.
 UNSAFE = str.maketrans({"/": "-", "\\": "-", " ": "", "'": "", '"': "", "[": "", "]": ""})
 
@@ -71,11 +74,13 @@ def tensorboard_run(output_dir: str) -> str:
 
 
 def trial_id(output_dir: str) -> str:
-    """The HParams row's name: the run's name, and for a sweep job also its sweep and number,
-    after it (rows with one name are merged into one, and two sweeps may try the same lr)."""
+    """The HParams row's name, what differs first (its table cuts the name to ~15 characters):
+    a run's stamp time first (``09-14-59 2026-12-03``); a sweep job's name, then its sweep and
+    number (rows with one name are merged into one, and two sweeps may try the same lr)."""
     name = tensorboard_run(output_dir)
     if not in_sweep():
-        return name
+        stamp = STAMP.fullmatch(name)
+        return f"{stamp['time']} {stamp['date']}" if stamp else name
     hydra = HydraConfig.get()
     return f"{name} [{Path(hydra.sweep.dir).name}/{hydra.job.num}]"
 
