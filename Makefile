@@ -38,8 +38,12 @@ format: $(STAMP) ## ruff format and autofix
 	$(BIN)/ruff format src scripts tests
 	$(BIN)/ruff check --fix src scripts tests
 
-tensorboard: $(STAMP) ## TensorBoard over every run in logs/
-	$(BIN)/tensorboard --logdir logs
+# Every logged image (TensorBoard keeps 10 per tag unless told), served on this machine only;
+# TB_HOST=0.0.0.0 shares it on the network, TB_ARGS="--port 6007" passes more options.
+TB_HOST ?= 127.0.0.1
+TB_ARGS ?=
+tensorboard: $(STAMP) ## TensorBoard over every run in logs/ (TB_HOST=127.0.0.1, TB_ARGS="...")
+	$(BIN)/tensorboard --logdir logs --samples_per_plugin images=0 --host $(TB_HOST) $(TB_ARGS)
 
 sweep-report: $(STAMP) ## rebuild summary.csv/.md and plots of a sweep: DIR=logs/train/multiruns/<stamp>
 	@test -n "$(DIR)" || { echo "usage: make sweep-report DIR=logs/train/multiruns/<stamp>"; exit 2; }

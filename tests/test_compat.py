@@ -83,10 +83,10 @@ class _TinyModule(L.LightningModule):
 @pytest.mark.parametrize(
     ("optimizer", "scheduled", "groups", "tags"),
     [
-        ("SGD", False, 1, ["lr"]),
-        ("AdamW", True, 1, ["lr"]),
-        ("AdamW", False, 1, ["lr"]),
-        ("SGD", True, 2, ["lr/pg1", "lr/pg2"]),
+        ("SGD", False, 1, ["train/lr"]),
+        ("AdamW", True, 1, ["train/lr"]),
+        ("AdamW", False, 1, ["train/lr"]),
+        ("SGD", True, 2, ["train/lr/pg1", "train/lr/pg2"]),
     ],
 )
 def test_learning_rate_tag_is_lr_whatever_the_optimizer(

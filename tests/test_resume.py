@@ -82,7 +82,7 @@ def test_killed_between_epochs_resumes_bitwise_from_ckpt_path_last(uninterrupted
     assert recorded == str((first / "checkpoints" / "last.ckpt").resolve())
     # TensorBoard curves continue: the new run's scalars start after the checkpoint's step.
     steps = []
-    for events in (second / "tensorboard").glob("events.out.tfevents.*"):
+    for events in (second / "tensorboard").rglob("events.out.tfevents.*"):
         accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
         accumulator.Reload()
         if "train/loss" in accumulator.Tags()["scalars"]:

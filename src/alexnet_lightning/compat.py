@@ -91,7 +91,7 @@ def batches_taken_this_epoch(trainer: L.Trainer) -> int:
 # LearningRateMonitor._check_duplicates_and_update_name(optimizer, name, ...): where Lightning
 # turns each optimizer's base tag (``lr-<optimizer class>`` unless a scheduler config names
 # it) into its tags, one per param group. Overridden by callbacks/lr_monitor.py to make the
-# base ``lr`` whatever the optimizer: Lightning's only public naming route is a scheduler's
+# base ``train/lr`` whatever the optimizer: Lightning's only public naming route is a scheduler's
 # ``name``, and runs without a scheduler must get the same tag.
 # Caught by: tests/test_compat.py::test_learning_rate_tag_is_lr_whatever_the_optimizer.
 

@@ -54,3 +54,24 @@ def silence_known_noise() -> None:
             isinstance(f, _DropMatching) and f.pattern.pattern == pattern for f in logger.filters
         ):
             logger.addFilter(_DropMatching(pattern))
+
+
+# Lightning's package loggers: importing ``lightning`` gives its logger a console handler of its
+# own (``INFO: ...`` on stderr), and ``lightning.pytorch`` one too when nothing had configured
+# logging yet; with Hydra's handlers on the root logger every message then came out twice.
+LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+
+
+def one_copy_of_library_logs() -> None:
+    """Once Hydra has configured logging (the root logger has handlers: its console and
+    train.log), Lightning's messages go through those alone. A process without them (a DDP rank
+    Lightning starts, whose Hydra logging is off) keeps Lightning's own handler, so its lines
+    (``GLOBAL_RANK: 1, MEMBER: 2/2``) still reach the terminal."""
+    if not logging.getLogger().handlers:
+        return
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:  # not a FileHandler a user added
+                logger.removeHandler(handler)
+        logger.propagate = True

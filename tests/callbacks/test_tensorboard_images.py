@@ -95,8 +95,10 @@ def test_validation_matrix_goes_to_tensorboard_titled_with_the_epoch(tmp_path, m
     callback.on_validation_batch_end(trainer, module, outputs, None, 0)
     callback.on_validation_epoch_end(trainer, module)
     logger.experiment.flush()
-    assert drawn == [([[1, 1], [0, 1]], ["ant", "bee"], "val confusion matrix, epoch 3")]
+    # the fourth epoch (current_epoch counts from 0), as the console says it
+    assert drawn == [([[1, 1], [0, 1]], ["ant", "bee"], "val confusion matrix, epoch 4")]
     acc = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
     acc.Reload()
     (image,) = acc.Images("val/confusion_matrix")
-    assert image.step == 40 and image.width > OLD_SIDE_PIXELS
+    # the epoch's last step, where Lightning logs its scalars
+    assert image.step == 39 and image.width > OLD_SIDE_PIXELS

@@ -15,6 +15,7 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.custom_scalar import metadata as custom_scalars_metadata
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
+from alexnet_lightning.utils.hparams_session import CURATED, HEADLINE, METRICS
 from tests.conftest import ROOT, TINY_DATA, TINY_SHAPES
 from tests.runs import (
     HEAVY_MODULES,
@@ -56,9 +57,9 @@ def trained(tmp_path_factory) -> Path:
 
 def events(run: Path) -> EventAccumulator:
     """Everything a run wrote to TensorBoard, read by TensorBoard's own reader."""
-    acc = EventAccumulator(
-        str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0, "tensors": 0}
-    )
+    (logdir,) = (run / "tensorboard").iterdir()  # tensorboard/<run name>/: the run's stamp
+    assert logdir.name == run.name
+    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
     acc.Reload()
     return acc
 
@@ -88,7 +89,7 @@ def test_run_folder_has_the_designed_layout(trained):
         "metrics.json",
     ):
         assert (trained / path).is_file(), path
-    assert list((trained / "tensorboard").glob("events.out.tfevents.*"))
+    assert list((trained / "tensorboard" / trained.name).glob("events.out.tfevents.*"))
     assert "model" in (trained / "config_tree.log").read_text()
 
 
@@ -103,9 +104,10 @@ def test_metrics_json_holds_the_logged_names(trained):
 def test_tensorboard_events_hold_scalars_images_and_hparams(trained):
     acc = events(trained)
     scalars, images = set(acc.Tags()["scalars"]), set(acc.Tags()["images"])
-    assert scalars >= DESIGN_SCALARS | {"lr", "train/loss_step", "train/images_per_s", "epoch"}
-    assert not {tag for tag in scalars if tag.startswith("lr-")} and "hp_metric" not in scalars
-    assert {"train/augmented_batch", "val/confusion_matrix", "kernels/first_conv"} <= images
+    assert scalars >= DESIGN_SCALARS | {"train/lr", "train/loss_step", "train/images_per_s"}
+    assert "train/epoch" in scalars and "epoch" not in scalars  # under train/, from 1
+    assert not {tag for tag in scalars if "lr-" in tag} and "hp_metric" not in scalars
+    assert {"train/augmented_batch", "val/confusion_matrix", "weights/first_conv_kernels"} <= images
     assert (trained / "kernels.png").stat().st_size > 0
     assert hparams_params(trained)["tags"].string_value == "tiny,run_test"
 
@@ -130,9 +132,9 @@ def test_custom_scalars_layout_puts_train_and_val_on_one_chart(trained):
     assert shown("Loss") == {"train/loss", "val/loss"}
     assert shown("Loss per step") == {"train/loss_step"}
     assert shown("Accuracy") == {"train/acc", "train/error", "val/acc", "val/acc_best"}
-    assert shown("Learning rate") == {"lr"}
+    assert shown("Learning rate") == {"train/lr"}
     assert shown("Throughput (images/s)") == {"train/images_per_s"}
-    assert shown("First-layer kernels' Lab chroma") == {"kernels/colourfulness/tower1"}
+    assert shown("First-layer kernels' Lab chroma") == {"weights/kernel_colourfulness/tower1"}
 
 
 def test_hparams_session_lists_the_curated_keys_and_metrics(trained):
@@ -140,42 +142,20 @@ def test_hparams_session_lists_the_curated_keys_and_metrics(trained):
     experiment = hparams_metadata.parse_experiment_plugin_data(
         content[hparams_metadata.EXPERIMENT_TAG]
     )
-    assert [m.name.tag for m in experiment.metric_infos] == [
-        "val/acc_best",
-        "val/acc",
-        "val/loss",
-        "test/acc",
-        "test/loss",
-    ]
+    assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
     columns = {info.name: info for info in experiment.hparam_infos}
     params = hparams_params(trained)
-    assert set(params) == set(columns)
-    assert params["model/optimizer"].string_value == "AdamW"
-    assert params["model/optimizer/lr"].number_value == pytest.approx(4e-4)
-    assert params["model/net/variant"].string_value == "cifar"
-    assert params["model/net/dropout"].number_value == 0.0  # null: the cifar net's own
-    assert params["seed"].number_value == 0 and params["data/image_size"].number_value == 64
-    curated = {
-        "model/optimizer/weight_decay",
-        "data/batch_size",
-        "model/net/dropout",
-        "data/train_crop",
-        "data/lighting_std",
-    }
-    assert curated <= set(params)
-    # the overridden keys (a sweep's among them) come first, as differing columns
-    differing = {name for name, info in columns.items() if info.differs}
-    assert {"trainer/max_epochs", "trainer/log_every_n_steps", "data/train_per_class"} <= differing
-    assert {"model/optimizer/lr", "seed", "model/net/variant"} <= differing
-    assert not {"data/train_crop", "data/lighting_std"} & differing
-    for name in params:
-        assert "_target_" not in name and "_partial_" not in name, name
-        assert not name.startswith("paths/") and not name.endswith(("root", "_dir")), name
-    assert "callbacks/rich_progress_bar" not in params  # overridden to null: no nulls
-    assert params["callbacks/tensorboard_images/every_n_epochs"].number_value == 1
-    strings = [v.string_value for v in params.values() if v.HasField("string_value")]
-    assert not [s for s in strings if s.startswith("/") or s == "null"]
-    assert len(params) < 30  # not the whole config (81 keys)
+    # the curated keys, named as typed, whatever the command line overrode
+    assert list(columns) == sorted(HEADLINE) + sorted(set(CURATED) - set(HEADLINE))
+    assert set(params) == set(columns) == set(CURATED)
+    assert params["model/optimizer"].string_value == "adamw"
+    assert params["model.optimizer.lr"].number_value == pytest.approx(4e-4)
+    assert params["model.net.variant"].string_value == "cifar"
+    assert params["model.net.dropout"].number_value == 0.0  # null: the cifar net's own
+    assert params["seed"].number_value == 0 and params["data.image_size"].number_value == 64
+    assert params["experiment"].string_value == "none" and params["data"].string_value == "shapes"
+    assert params["tags"].string_value == "tiny,run_test"
+    assert {name for name, info in columns.items() if info.differs} == set(HEADLINE)
 
 
 def test_per_step_loss_lr_and_epoch_points(trained):
@@ -187,8 +167,8 @@ def test_per_step_loss_lr_and_epoch_points(trained):
     # every trainer.log_every_n_steps optimizer steps, numbered from 0 as Lightning does
     assert steps("train/loss_step") == [3, 7, 11]
     assert steps("train/loss") == [5, 11]  # the epoch means, at each epoch's last step
-    assert [event.value for event in acc.Scalars("epoch")] == [0, 1]
-    assert steps("lr") == steps("train/loss_step")  # Lightning's own step logging
+    assert [event.value for event in acc.Scalars("train/epoch")] == [1, 2]
+    assert steps("train/lr") == steps("train/loss_step")  # Lightning's own step logging
     metrics = json.loads((trained / "metrics.json").read_text())
     assert acc.Scalars("train/loss")[-1].value == pytest.approx(metrics["train/loss"], rel=1e-6)
 
@@ -196,10 +176,14 @@ def test_per_step_loss_lr_and_epoch_points(trained):
 def test_images_are_each_epochs_batch_and_a_large_confusion_matrix(trained):
     acc = events(trained)
     batches = acc.Images("train/augmented_batch")
-    assert [event.step for event in batches] == [0, 6]  # every_n_epochs=1: both epochs
+    # every_n_epochs=1: both epochs, each at the step of its epoch's scalars
+    epoch_steps = [event.step for event in acc.Scalars("train/loss")]
+    assert [event.step for event in batches] == epoch_steps == [5, 11]
+    assert [event.step for event in acc.Scalars("val/acc")] == epoch_steps
     assert batches[0].width >= 1000  # 32 titled tiles
     matrices = acc.Images("val/confusion_matrix")
-    assert [event.step for event in matrices] == [6, 12]
+    assert [event.step for event in matrices] == epoch_steps
+    assert [event.step for event in acc.Images("weights/first_conv_kernels")] == [11]
     # the 4-class matrix was drawn 520 x 520 before it had counts and a colour bar
     assert all(event.width > 520 and event.height > 520 for event in matrices)
 
@@ -481,7 +465,7 @@ def test_alexnet_paper_fits_and_its_plateau_schedule_divides_the_lr(tmp_path, im
     with open(run / "csv" / "metrics.csv") as file:
         rows = list(csv.DictReader(file))
     accs = [float(r["val/acc"]) for r in rows if r.get("val/acc")]
-    lrs = [float(r["lr"]) for r in rows if r.get("lr")]
+    lrs = [float(r["train/lr"]) for r in rows if r.get("train/lr")]
     assert len(accs) == 3 and len(set(accs)) == 1, accs  # no epoch improved on the first
     assert lrs == pytest.approx([1e-5, 1e-5, 1e-6], rel=1e-6)
 

@@ -101,7 +101,7 @@ def test_training_steps_sync_only_for_the_periodic_divergence_check(tmp_path, co
         due = (step + 1) % every == 0  # global_step after this step's optimizer step
         assert len(synced) == int(due), f"step {step}:\n" + "\n".join(synced)
 
-    run = tmp_path / "run" / "tensorboard"
+    run = tmp_path / "run" / "tensorboard" / "run"  # tensorboard/<run folder's name>/
     events = EventAccumulator(str(run), size_guidance={"scalars": 0})
     events.Reload()
     rates = [event.value for event in events.Scalars("train/images_per_s")]

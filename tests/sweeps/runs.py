@@ -75,7 +75,7 @@ def hparams_session(job: Path) -> tuple[dict, list[str], set[str]]:
     """A job's TensorBoard HParams session (its params), the columns of its experiment summary
     and its scalar tags."""
     params, columns, scalars = {}, [], set()
-    for events in (job / "tensorboard").glob("events.out.tfevents.*"):
+    for events in (job / "tensorboard").rglob("events.out.tfevents.*"):
         acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
         acc.Reload()
         scalars |= set(acc.Tags()["scalars"])

@@ -30,7 +30,7 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
     assert job_folders(sweep) == ["0", "1", "2", "3"]
     rows = read_summary(sweep)
     assert [r["job"] for r in rows] == ["0", "1", "2", "3"]
-    combos, columns_of_jobs = set(), []
+    combos, columns_of_jobs, names_of_jobs = set(), [], []
     for row in rows:
         job = sweep / row["job"]
         assert (job / "metrics.json").is_file() and (job / "checkpoints" / "last.ckpt").is_file()
@@ -39,10 +39,13 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
         assert Path(row["best_ckpt"]).is_file() and float(row["wall_s"]) > 0
         values = dict(o.split("=", 1) for o in row["overrides"].split())
         combos.add((values["model.optimizer.lr"], values["data.batch_size"]))
+        names_of_jobs.append(
+            f"lr={values['model.optimizer.lr']},batch_size={values['data.batch_size']}"
+        )
         # TensorBoard's HParams tab at the sweep folder: this job's params beside its metrics
         params, columns, scalars = hparams_session(job)
-        assert params["model/optimizer/lr"].number_value == float(values["model.optimizer.lr"])
-        assert params["data/batch_size"].number_value == float(values["data.batch_size"])
+        assert params["model.optimizer.lr"].number_value == float(values["model.optimizer.lr"])
+        assert params["data.batch_size"].number_value == float(values["data.batch_size"])
         assert {"val/acc_best", "test/acc"} <= scalars
         columns_of_jobs.append(columns)
     assert combos == {(lr, bs) for lr in ("0.001", "0.0003") for bs in ("4", "8")}
@@ -50,11 +53,12 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
     assert all(columns == columns_of_jobs[0] for columns in columns_of_jobs)
     # `tensorboard --logdir <sweep>`: one HParams row per job, swept params first, the metrics
     sessions, params, metrics, first = tensorboard_hparams_table(sweep)
-    assert sessions == [f"{job}/tensorboard" for job in ("0", "1", "2", "3")]
-    assert {"model/optimizer/lr", "data/batch_size"} <= first
-    assert params.index("model/optimizer/lr") < 5 and params.index("data/batch_size") < 5
-    assert metrics == ["val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss"]
-    assert not [p for p in params if "_target_" in p or p.startswith("paths/")]
+    # each run named by its job's swept overrides
+    assert sessions == [f"{job}/tensorboard/{name}" for job, name in enumerate(names_of_jobs)]
+    assert first == {"model.optimizer.lr", "data.batch_size"}
+    assert params[:2] == ["data.batch_size", "model.optimizer.lr"]
+    assert metrics == ["val/acc_best", "val/acc", "val/loss", "train/acc", "train/loss"]
+    assert not [p for p in params if "_target_" in p or p.startswith("paths")]
     # its Custom Scalars page: one Loss chart (train and val) for all four jobs
     charts = tensorboard_custom_scalars(sweep)
     assert [title for title, _ in charts].count("Loss") == 1  # 4 jobs' layouts, merged

@@ -20,14 +20,22 @@ def tensorboard_writer(trainer: L.Trainer) -> Any | None:
     return None
 
 
+def epoch_step(trainer: L.Trainer) -> int:
+    """The step of the epoch that is ending: where Lightning logs its epoch-level scalars (its
+    last optimizer step, numbered from 0), so the epoch's pictures sit at their step."""
+    return max(trainer.global_step - 1, 0)
+
+
 class AugmentedImageGrid(L.Callback):
     """Logs the first training batch of the run's first epoch and of every ``every_n_epochs``-th
-    epoch, as the network sees it after augmentation, each tile titled with its class."""
+    epoch, as the network sees it after augmentation, each tile titled with its class. Kept
+    from the epoch's first batch, drawn at its end: at the step of the epoch's scalars."""
 
     def __init__(self, max_images: int = 32, every_n_epochs: int = 5) -> None:
         self.max_images, self.every_n_epochs = max_images, every_n_epochs
         self._first_epoch: int | None = None
         self._logged_epochs: set[int] = set()
+        self._kept: tuple[torch.Tensor, list[str]] | None = None
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
@@ -47,8 +55,17 @@ class AugmentedImageGrid(L.Callback):
         names = pl_module.hparams.get("class_names")
         targets = batch[1][: self.max_images].tolist()  # once every few epochs: may wait
         labels = [names[t] if names else str(t) for t in targets]
-        figure = batch_figure(images.cpu(), labels, f"augmented training batch, epoch {epoch}")
-        writer.add_figure("train/augmented_batch", figure, trainer.global_step, close=True)
+        self._kept = (images.cpu(), labels)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        if self._kept is None or writer is None:
+            return
+        images, labels = self._kept
+        self._kept = None
+        title = f"augmented training batch, epoch {trainer.current_epoch + 1}"
+        figure = batch_figure(images, labels, title)
+        writer.add_figure("train/augmented_batch", figure, epoch_step(trainer), close=True)
 
 
 def batch_figure(images: torch.Tensor, labels: list[str], title: str, columns: int = 8) -> Figure:
@@ -167,9 +184,9 @@ class ConfusionMatrixLogger(L.Callback):
         writer = tensorboard_writer(trainer)
         if stage == "val" and writer is not None and trainer.is_global_zero:
             names = pl_module.hparams.get("class_names")
-            title = f"val confusion matrix, epoch {trainer.current_epoch}"
+            title = f"val confusion matrix, epoch {trainer.current_epoch + 1}"
             figure = confusion_figure(matrix, names, title)
-            writer.add_figure("val/confusion_matrix", figure, trainer.global_step, close=True)
+            writer.add_figure("val/confusion_matrix", figure, epoch_step(trainer), close=True)
 
     def on_validation_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0

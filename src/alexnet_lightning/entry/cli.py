@@ -15,8 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.entry import launched_ranks  # noqa: F401  (registers rank_zero_dir)
 from alexnet_lightning.errors import UserError
-from alexnet_lightning.log_noise import silence_known_noise
+from alexnet_lightning.log_noise import one_copy_of_library_logs, silence_known_noise
 from alexnet_lightning.sweeps.jobs import is_trial_pruned
+from alexnet_lightning.utils import run_names  # noqa: F401  (registers tensorboard_run)
 
 log = logging.getLogger("alexnet_lightning")
 
@@ -36,7 +37,9 @@ def run_task(task: str | Task, cfg: DictConfig) -> Any:
     silence_known_noise()
     try:
         check_config(cfg)
-        return _load(task)(cfg)
+        work = _load(task)
+        one_copy_of_library_logs()  # after the import: importing Lightning adds its handler
+        return work(cfg)
     except UserError as err:
         log.error("%s", err)
         log.error("stopped; run folder: %s", output_dir)

@@ -27,6 +27,7 @@ from alexnet_lightning.errors import ConfigError, TrainingDiverged
 from alexnet_lightning.sweeps.study import pruning_callback
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
 from alexnet_lightning.utils.run_files import (
+    hparams_session_end,
     log_hyperparameters,
     print_config_tree,
     to_floats,
@@ -69,11 +70,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     write_scalar_layout(trainer.loggers)
 
     metrics: dict[str, float] = {}
-    if cfg.get("train", True):
-        metrics |= _fit(trainer, model, datamodule, ckpt_path, pruning, output_dir)
-    if cfg.get("test", False):
-        metrics |= _test(trainer, model, datamodule, ckpt_path, trained=cfg.get("train", True))
-    write_json(output_dir / "metrics.json", metrics)
+    with hparams_session_end(trainer.loggers, resumable_exit=PREEMPTED_EXIT):
+        if cfg.get("train", True):
+            metrics |= _fit(trainer, model, datamodule, ckpt_path, pruning, output_dir)
+        if cfg.get("test", False):
+            metrics |= _test(trainer, model, datamodule, ckpt_path, trained=cfg.get("train", True))
+        write_json(output_dir / "metrics.json", metrics)
     return metrics
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from alexnet_lightning import files
 from alexnet_lightning.compat import tensorboard_file_writer
-from alexnet_lightning.utils.hparams_session import hparams_summaries
+from alexnet_lightning.utils.hparams_session import hparams_summaries, session_end_summary
+from alexnet_lightning.utils.run_names import trial_id
 
 # The groups shown first in the printed config tree, in the order users read them.
 TREE_ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
@@ -72,18 +74,35 @@ def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
         logger.log_hyperparams(params)
         if isinstance(logger, TensorBoardLogger):
             writer = tensorboard_file_writer(logger.experiment)
-            for summary in hparams_summaries(cfg, trial_id=_trial_id(cfg)):
+            for summary in hparams_summaries(cfg, trial_id=trial_id(cfg.paths.output_dir)):
                 writer.add_summary(summary)
 
 
-def _trial_id(cfg: DictConfig) -> str:
-    """The run folder under the log folder (``train/runs/<stamp>``): the name of its HParams
-    row, one per run (TensorBoard would merge runs of equal values into one row)."""
-    output_dir = Path(cfg.paths.output_dir)
+@contextmanager
+def hparams_session_end(loggers: list[Logger], resumable_exit: int) -> Iterator[None]:
+    """Record how the run inside ends in its HParams session: ``success``, or ``failure`` for an
+    exception (Ctrl-C and a pruned Optuna trial too; the protocol has no "killed"). A run
+    stopped by a signal after saving last.ckpt (SystemExit ``resumable_exit``) records nothing:
+    SLURM requeues it into the same folder, and TensorBoard keeps the first end it reads."""
     try:
-        return str(output_dir.resolve().relative_to(Path(cfg.paths.log_dir).resolve()))
-    except ValueError:  # a run folder outside the log folder
-        return str(output_dir)
+        yield
+    except SystemExit as stop:
+        if stop.code != resumable_exit:
+            _end_session(loggers, "failure")
+        raise
+    except BaseException:
+        _end_session(loggers, "failure")
+        raise
+    _end_session(loggers, "success")
+
+
+@rank_zero_only
+def _end_session(loggers: list[Logger], status: str) -> None:
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            writer = logger.experiment  # Lightning closed it after fit: this reopens it
+            tensorboard_file_writer(writer).add_summary(session_end_summary(status))
+            writer.close()
 
 
 def to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -20,11 +20,11 @@ LAYOUT = {
             "Multiline",
             [r"^train/acc$", r"^val/acc$", r"^val/acc_best$", r"^train/error$"],
         ],
-        # `lr`, or `lr/<param group>` when the optimizer has several
-        "Learning rate": ["Multiline", [r"^lr(/.+)?$"]],
+        # `train/lr`, or `train/lr/<param group>` when the optimizer has several
+        "Learning rate": ["Multiline", [r"^train/lr(/.+)?$"]],
         "Throughput (images/s)": ["Multiline", [r"^train/images_per_s$"]],
         # callbacks.kernels: Figure 3's colour-agnostic and colour-specific towers as numbers
-        "First-layer kernels' Lab chroma": ["Multiline", [r"^kernels/colourfulness/"]],
+        "First-layer kernels' Lab chroma": ["Multiline", [r"^weights/kernel_colourfulness/"]],
     }
 }
 
