@@ -109,9 +109,7 @@ def test_callback_logs_every_n_epochs_and_writes_the_png_at_the_end(tmp_path):
     assert (tmp_path / "kernels.png").stat().st_size > 0
     rows = (tmp_path / "lightning_logs/version_0/metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
-    assert {"weights/kernel_colourfulness/tower1", "weights/kernel_colourfulness/tower2"} <= set(
-        header
-    )
+    assert {"kernels/colourfulness/tower1", "kernels/colourfulness/tower2"} <= set(header)
     steps = [r.split(",")[header.index("step")] for r in rows[1:]]
     # after epoch 2, and at the end of fit (epoch 3): each epoch's last step, where Lightning
     # logs its epoch-level scalars

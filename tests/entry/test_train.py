@@ -107,7 +107,7 @@ def test_tensorboard_events_hold_scalars_images_and_hparams(trained):
     assert scalars >= DESIGN_SCALARS | {"train/lr", "train/loss_step", "train/images_per_s"}
     assert "train/epoch" in scalars and "epoch" not in scalars  # under train/, from 1
     assert not {tag for tag in scalars if "lr-" in tag} and "hp_metric" not in scalars
-    assert {"train/augmented_batch", "val/confusion_matrix", "weights/first_conv_kernels"} <= images
+    assert {"train/augmented_batch", "val/confusion_matrix", "kernels/first_conv"} <= images
     assert (trained / "kernels.png").stat().st_size > 0
     assert hparams_params(trained)["tags"].string_value == "tiny,run_test"
 
@@ -134,7 +134,7 @@ def test_custom_scalars_layout_puts_train_and_val_on_one_chart(trained):
     assert shown("Accuracy") == {"train/acc", "train/error", "val/acc", "val/acc_best"}
     assert shown("Learning rate") == {"train/lr"}
     assert shown("Throughput (images/s)") == {"train/images_per_s"}
-    assert shown("First-layer kernels' Lab chroma") == {"weights/kernel_colourfulness/tower1"}
+    assert shown("First-layer kernels' Lab chroma") == {"kernels/colourfulness/tower1"}
 
 
 def test_hparams_session_lists_the_curated_keys_and_metrics(trained):
@@ -183,7 +183,7 @@ def test_images_are_each_epochs_batch_and_a_large_confusion_matrix(trained):
     assert batches[0].width >= 1000  # 32 titled tiles
     matrices = acc.Images("val/confusion_matrix")
     assert [event.step for event in matrices] == epoch_steps
-    assert [event.step for event in acc.Images("weights/first_conv_kernels")] == [11]
+    assert [event.step for event in acc.Images("kernels/first_conv")] == [11]
     # the 4-class matrix was drawn 520 x 520 before it had counts and a colour bar
     assert all(event.width > 520 and event.height > 520 for event in matrices)
 

@@ -11,15 +11,14 @@ from PIL import Image
 from alexnet_lightning.analysis.kernels import kernel_figure
 from alexnet_lightning.callbacks.tensorboard_images import epoch_step, tensorboard_writer
 
-# Under weights/: TensorBoard's Time Series orders its groups by name, and a user opens it
-# to see train/ and val/ first.
-TAG = "weights/first_conv_kernels"
-COLOURFULNESS_TAG = "weights/kernel_colourfulness/tower{}"
+# Figure 3 under its own name (README); in Time Series this group sorts before test/ and train/.
+TAG = "kernels/first_conv"
+COLOURFULNESS_TAG = "kernels/colourfulness/tower{}"
 
 
 class KernelGrid(L.Callback):
     """Logs the first conv layer's kernels (one labelled block per tower) and each tower's
-    colourfulness (``weights/kernel_colourfulness/tower1|2``, mean Lab chroma) every
+    colourfulness (``kernels/colourfulness/tower1|2``, mean Lab chroma) every
     ``every_n_epochs`` epochs and at the end of fit, where it also writes ``path``.
 
     Only at epoch ends and on rank zero: reading the weights waits for the device, once."""

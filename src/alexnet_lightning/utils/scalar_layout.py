@@ -24,7 +24,7 @@ LAYOUT = {
         "Learning rate": ["Multiline", [r"^train/lr(/.+)?$"]],
         "Throughput (images/s)": ["Multiline", [r"^train/images_per_s$"]],
         # callbacks.kernels: Figure 3's colour-agnostic and colour-specific towers as numbers
-        "First-layer kernels' Lab chroma": ["Multiline", [r"^weights/kernel_colourfulness/"]],
+        "First-layer kernels' Lab chroma": ["Multiline", [r"^kernels/colourfulness/"]],
     }
 }
 
