@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
 
-from alexnet_lightning.models.variants import default_dropout, default_lrn
+from alexnet_lightning.models.net import built_value
 from alexnet_lightning.sweeps.jobs import TRIAL_KEY
 
 # The keys a researcher sweeps, as config paths; a run lists those its config has.
@@ -53,8 +53,8 @@ HEADLINE = (
     "model.net.dropout",
     "seed",
 )
-# Switches whose null means "the variant's default": variant -> the value it builds.
-NET_DEFAULTS = {"model.net.dropout": default_dropout, "model.net.lrn": default_lrn}
+# Switches whose null means "the network's default": shown as the value it builds.
+NET_DEFAULTS = ("model.net.dropout", "model.net.lrn")
 # The HParams table's metric columns, in this order (TensorBoard shows the first five).
 METRICS = ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")
 # Overrides that are sweeper plumbing, not a choice of the run.
@@ -141,9 +141,10 @@ def _value(cfg: DictConfig, key: str) -> bool | float | str | None:
     if is_path_key(key):
         return None
     node = OmegaConf.select(cfg, key, default=None)
-    if node is None and key in NET_DEFAULTS:
-        # null means the variant's own value: show the value the network was built with
-        return NET_DEFAULTS[key](OmegaConf.select(cfg, "model.net.variant", default="seed"))
+    if node is None and key in NET_DEFAULTS and "net" in cfg.get("model", {}):
+        # null means the network's own default: show the value it was built with
+        net = OmegaConf.to_container(cfg.model.net, resolve=True)
+        return built_value(net, key.rsplit(".", 1)[-1])
     if key == "model.optimizer" and isinstance(node, DictConfig):
         target = node.get("_target_")
         return str(target).rsplit(".", 1)[-1] if target else None
