@@ -10,7 +10,7 @@ import torch
 
 from alexnet_lightning.analysis.neighbours import LastHiddenFeatures, RunningTopK, spread
 from alexnet_lightning.entry.neighbours import neighbours
-from alexnet_lightning.models.alexnet import AlexNet
+from tests.nets import alexnet
 from tests.checkpoint_files import write_checkpoint
 from tests.conftest import compose_config, write_image_folder
 
@@ -42,11 +42,11 @@ def test_chunked_and_unchunked_results_are_equal():
     assert torch.equal(chunked.payloads[0], images[whole.indices])
 
 
-@pytest.mark.parametrize(("variant", "width"), [("cifar", 64 * 3 * 3), ("seed", 2048)])
+@pytest.mark.parametrize(("variant", "width"), [("cifar", 64 * 3 * 3), ("half", 2048)])
 def test_last_hidden_layer_is_named_per_variant(variant, width):
-    net = AlexNet(variant=variant, num_classes=4).eval()
+    net = alexnet(variant, num_classes=4).eval()
     side = 24 if variant == "cifar" else 64
-    assert LastHiddenFeatures(net, variant)(torch.rand(2, 3, side, side)).shape == (2, width)
+    assert LastHiddenFeatures(net)(torch.rand(2, 3, side, side)).shape == (2, width)
 
 
 def test_spread_covers_the_split_from_first_to_last():
