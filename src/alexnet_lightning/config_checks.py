@@ -296,8 +296,8 @@ def check_value(key: str, value: Any) -> Any:
     test, expected = RULES[key]
     if key == "model.net.variant" and value in RENAMED:
         raise ConfigError(
-            f"{key}={value!r} is invalid: that network is now named {RENAMED[value]}; use "
-            f"{key}={RENAMED[value]}"
+            f"{key}={value!r} is invalid: it must be {RENAMED[value]}, that network's name now "
+            f"(so it cannot be read as the random seed); use {key}={RENAMED[value]}"
         )
     try:
         ok = bool(test(value))
