@@ -5,10 +5,12 @@ checkpoints, and comes back from its checkpoint."""
 from __future__ import annotations
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from alexnet_lightning.checkpoints import load_classifier, read_checkpoint
 from alexnet_lightning.entry.train import train
+from alexnet_lightning.models.net import build_net
 from tests.conftest import TINY_DATA, compose_config
 
 
@@ -53,3 +55,15 @@ def test_a_network_from_a_test_module_trains_two_steps_by_its_target_alone(tmp_p
     assert isinstance(model.net, TinyNet) and model.num_classes == 4
     assert model.hparams.net["_target_"] == f"{__name__}.TinyNet"
     assert model(torch.rand(2, 3, 64, 64)).shape == (2, 4)
+
+
+def test_an_experiment_file_sets_the_networks_own_defaults(tmp_path):
+    experiment = tmp_path / "conf" / "experiment" / "tiny.yaml"
+    experiment.parent.mkdir(parents=True)
+    experiment.write_text(
+        f"# @package _global_\nmodel:\n  net:\n    _target_: {__name__}.TinyNet\n    width: 16\n"
+    )
+    search = f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
+    cfg = compose_config("train", [search, "experiment=tiny", "data.num_classes=3"], tmp_path)
+    net = build_net(OmegaConf.to_container(cfg.model.net, resolve=True))
+    assert isinstance(net, TinyNet) and net.classifier.in_features == 16
