@@ -88,7 +88,7 @@ def test_private_library_apis_are_used_only_in_compat():
 def test_the_networks_know_no_config_checkpoints_or_data():
     """models/ is imported by those modules, never the other way: no import circle, and a
     network is a plain nn.Module built from plain arguments."""
-    barred = ("alexnet_lightning.config_checks", "alexnet_lightning.checkpoints", "alexnet_lightning.data")
+    barred = tuple(f"alexnet_lightning.{name}" for name in ("config_checks", "checkpoints", "data"))
     offending = [
         f"{module_name(path)} imports {imported}"
         for path in sorted((PACKAGE / "models").rglob("*.py"))

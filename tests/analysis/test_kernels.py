@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import lightning as L
 import pytest
 import torch
@@ -112,3 +114,11 @@ def test_callback_logs_every_n_epochs_and_writes_the_png_at_the_end(tmp_path):
     assert {"kernels/colourfulness/tower1", "kernels/colourfulness/tower2"} <= set(header)
     steps = [r.split(",")[header.index("step")] for r in rows[1:]]
     assert steps == ["8", "12"]  # after epoch 2, and at the end of fit (epoch 3)
+
+
+def test_callback_turns_itself_off_for_a_network_without_a_first_conv(caplog):
+    callback = KernelGrid(every_n_epochs=1)
+    module = SimpleNamespace(net=nn.Sequential(nn.Flatten(), nn.Linear(12, 2)))
+    callback.setup(SimpleNamespace(), module, "fit")
+    assert "no kernels figure: Sequential has no first conv layer" in caplog.text
+    assert callback._log(SimpleNamespace(is_global_zero=True), module) is None

@@ -7,12 +7,14 @@ import shutil
 
 import pytest
 import torch
+from torch import nn
 
 from alexnet_lightning.analysis.neighbours import LastHiddenFeatures, RunningTopK, spread
 from alexnet_lightning.entry.neighbours import neighbours
-from tests.nets import alexnet
+from alexnet_lightning.errors import ConfigError
 from tests.checkpoint_files import write_checkpoint
 from tests.conftest import compose_config, write_image_folder
+from tests.nets import alexnet
 
 
 def test_duplicates_of_the_queries_come_first_at_distance_zero():
@@ -85,3 +87,8 @@ def test_script_finds_copies_of_the_queries_in_the_training_split(tmp_path):
     assert [float(r["distance"]) for r in firsts] == [0.0, 0.0, 0.0]
     assert [r["query_class"] for r in firsts] == [r["train_class"] for r in firsts]
     assert list((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_a_network_that_names_no_last_hidden_layer_is_one_clear_error():
+    with pytest.raises(ConfigError, match="^Sequential names no last hidden layer.*attribute"):
+        LastHiddenFeatures(nn.Sequential(nn.Flatten(), nn.Linear(12, 2)))

@@ -15,9 +15,7 @@ from torch import nn
 from alexnet_lightning.models import switches
 
 
-def _features(
-    widths: Sequence[int], act: str, lrn: bool, pool: str, groups: int
-) -> nn.Sequential:
+def _features(widths: Sequence[int], act: str, lrn: bool, pool: str, groups: int) -> nn.Sequential:
     c1, c2, c3, c4, c5 = widths
     k = switches.pool_kernel(pool)
 

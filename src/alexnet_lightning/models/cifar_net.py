@@ -1,10 +1,11 @@
-"""``model.net.variant=cifar``: the paper's four-layer CIFAR-10 network (Section 3.3 and Figure 1), as cuda-convnet's
-``layers-18pct.cfg`` defines it: three 5 x 5 convolutions with 32, 32 and 64 kernels (padding 2),
-each followed by a pooling layer of 3 x 3 windows with stride 2 (max, then average, average),
-and one fully connected layer to the classes. The activation follows the first pooling layer,
-where cuda-convnet puts it (max pooling and a monotonic activation commute), and the other two
-convolutions. cuda-convnet's pooling keeps the partial windows at the border (``ceil_mode``):
-a 24 px crop gives 12, 6 and 3 px maps, so the classifier sees 64 x 3 x 3.
+"""``model.net.variant=cifar``: the paper's four-layer CIFAR-10 network (Section 3.3 and Figure 1),
+as cuda-convnet's ``layers-18pct.cfg`` defines it: three 5 x 5 convolutions with 32, 32 and 64
+kernels (padding 2), each followed by a pooling layer of 3 x 3 windows with stride 2 (max, then
+average, average), and one fully connected layer to the classes. The activation follows the
+first pooling layer, where cuda-convnet puts it (max pooling and a monotonic activation
+commute), and the other two convolutions. cuda-convnet's pooling keeps the partial windows at
+the border (``ceil_mode``): a 24 px crop gives 12, 6 and 3 px maps, so the classifier sees 64 x
+3 x 3.
 
 With ``lrn`` on, the paper's normalisation follows the first two pooling layers, where
 ``layers-18pct`` has its ``rnorm`` layers (cuda-convnet's same-map variant there, size 3, scale

@@ -1,4 +1,5 @@
-"""LightningModule: a network (AlexNet by default) trained with cross-entropy, top-1/top-5 accuracy from torchmetrics."""
+"""LightningModule: a network (AlexNet by default) trained with cross-entropy, top-1/top-5
+accuracy from torchmetrics."""
 
 from __future__ import annotations
 

@@ -8,6 +8,9 @@ from torch import nn
 from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.models.weights import load_weights
 
+# channels of the five conv layers, width of the two hidden fully connected layers
+WIDTHS, HIDDEN = (96, 256, 384, 384, 256), 4096
+
 
 def build(
     num_classes: int = 1000,
@@ -20,7 +23,7 @@ def build(
     groups: int = 1,
 ) -> AlexNet:
     """The paper's AlexNet; the switches as `AlexNet`'s, ``weights`` a state_dict file."""
-    net = AlexNet((96, 256, 384, 384, 256), 4096, num_classes, dropout, activation, lrn, pool, groups)
+    net = AlexNet(WIDTHS, HIDDEN, num_classes, dropout, activation, lrn, pool, groups)
     if init_weights:
         paper_init(net)
     return load_weights(net, weights) if weights else net
