@@ -183,7 +183,10 @@ def check_resumable(checkpoint: dict[str, Any], net: dict[str, Any], path: str |
     """Training resumes only into the same network: its ``_target_`` (variant), class count and
     the switches that change the layers."""
     saved, net = current_spec(checkpoint["hyper_parameters"]["net"]), current_spec(net)
-    for key, config_key in (("_target_", "model.net.variant"), ("num_classes", "data.num_classes")):
+    for key, config_key in (
+        ("_target_", "model.net.variant or _target_"),
+        ("num_classes", "data.num_classes"),
+    ):
         if saved.get(key) != net.get(key):
             raise CheckpointError(
                 f"{path} holds a {net_name(saved)} network with {saved.get('num_classes')} "
