@@ -400,6 +400,11 @@ def test_help_and_cfg_answer_without_importing_torch_or_lightning(args, tmp_path
         ),
         (
             "train.py",
+            ["model.net.variant=seed"],
+            "model.net.variant='seed' is invalid: it must be half, that network's name now",
+        ),
+        (
+            "train.py",
             ["experiment=alexnet_paper", "trainer.precision=8"],
             "trainer.precision=8 is invalid: it must be one of 32-true",
         ),

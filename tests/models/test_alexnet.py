@@ -126,12 +126,22 @@ def test_torchvision_weights_load_from_a_local_file(tmp_path):
 
 
 def test_weights_of_another_variant_are_refused_clearly(tmp_path):
+    from omegaconf import OmegaConf
+
+    from alexnet_lightning.entry.network import check_network
+    from alexnet_lightning.errors import ConfigError
+    from alexnet_lightning.models.variants import target_of
+
     path = tmp_path / "half.pth"
     torch.save(alexnet("half").state_dict(), path)
     with pytest.raises(ValueError, match="^weights=.* is invalid: it does not fit this network"):
         alexnet("torchvision", weights=str(path))
     with pytest.raises(ValueError, match="^weights=.* is invalid: no such file"):
         alexnet("torchvision", weights=str(tmp_path / "missing.pth"))
+    # checked on the meta device before a run reads its data, as model.net.weights
+    net = {"_target_": target_of("torchvision"), "num_classes": 10, "weights": str(path)}
+    with pytest.raises(ConfigError, match="^model.net.weights=.* does not fit this network"):
+        check_network(OmegaConf.create(net))
 
 
 CLASSIFIER_ARGS = {

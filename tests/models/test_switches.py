@@ -220,3 +220,11 @@ def test_resuming_with_another_switch_is_refused_and_left_out_keys_are_the_defau
     tanh = {"variant": "paper", "num_classes": 4, "activation": "tanh"}
     with pytest.raises(CheckpointError, match="model.net.activation=relu but this run sets"):
         check_resumable(defaults, tanh, "defaults.ckpt")
+
+
+def test_a_checkpoint_naming_the_variant_seed_resumes_into_the_half_net():
+    from alexnet_lightning.checkpoints import check_resumable
+
+    old = {"hyper_parameters": {"net": {"variant": "seed", "num_classes": 4, "lrn": None}}}
+    now = {"_target_": target_of("half"), "variant": "half", "num_classes": 4, "lrn": None}
+    check_resumable(old, now, "old.ckpt")
