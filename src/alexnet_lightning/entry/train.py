@@ -58,9 +58,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # mapped, not read: only the metadata is checked; the trainer reads the file again
     resumed = read_checkpoint(ckpt_path, mmap=True) if ckpt_path else None
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    # before the data (reading or packing it takes minutes) and the seed (whatever it draws)
+    check_network(cfg.model.net)
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
-    check_network(cfg.model.net)  # before the data: reading or packing it takes minutes
     datamodule, info = _checked_data(cfg)
     trainer, pruning = _build_trainer(cfg)
     _record_settled_values(cfg, num_classes=len(info.classes), world_size=trainer.world_size)
