@@ -161,7 +161,13 @@ def read_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
 def load_classifier(path: str | Path) -> tuple[AlexNetClassifier, dict[str, Any]]:
     """Rebuild the trained model from a checkpoint alone; also return the data settings."""
     checkpoint = read_checkpoint(path)
-    model = AlexNetClassifier(**checkpoint["hyper_parameters"])
+    try:
+        model = AlexNetClassifier(**checkpoint["hyper_parameters"])
+    except ValueError as err:  # e.g. its _target_ no longer imports here
+        raise CheckpointError(
+            f"{path} holds a network this installation cannot build ({err}); make its "
+            "module importable (pip install -e . of the project that trained it)"
+        ) from None
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:

@@ -4,6 +4,7 @@ checkpoints, and comes back from its checkpoint."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from omegaconf import OmegaConf
 from torch import nn
@@ -67,3 +68,15 @@ def test_an_experiment_file_sets_the_networks_own_defaults(tmp_path):
     cfg = compose_config("train", [search, "experiment=tiny", "data.num_classes=3"], tmp_path)
     net = build_net(OmegaConf.to_container(cfg.model.net, resolve=True))
     assert isinstance(net, TinyNet) and net.classifier.in_features == 16
+
+
+def test_a_checkpoint_whose_network_no_longer_imports_is_one_clear_error(tmp_path):
+    from alexnet_lightning.errors import CheckpointError
+    from tests.checkpoint_files import write_checkpoint
+
+    path = write_checkpoint(tmp_path / "gone.ckpt")
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["hyper_parameters"]["net"]["_target_"] = "gone_pkg.Net"
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match="cannot build .*_target_='gone_pkg.Net'"):
+        load_classifier(path)
