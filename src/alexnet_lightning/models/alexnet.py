@@ -7,12 +7,13 @@ Networks". NeurIPS 2012.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from alexnet_lightning.models import switches
+from alexnet_lightning.models.weights import load_weights
 
 
 def _features(widths: Sequence[int], act: str, lrn: bool, pool: str, groups: int) -> nn.Sequential:
@@ -124,3 +125,26 @@ def tutorial_init(net: AlexNet) -> None:
     for m in linears:
         nn.init.normal_(m.weight, 0.0, 0.01)
         nn.init.zeros_(m.bias)
+
+
+def build_alexnet(
+    widths: Sequence[int],
+    hidden: int,
+    num_classes: int = 1000,
+    dropout: float = 0.5,
+    init_weights: bool = True,
+    weights: str | None = None,
+    activation: str = "relu",
+    lrn: bool = False,
+    pool: str = "overlapping",
+    groups: int = 1,
+    *,
+    init: Callable[[AlexNet], None] = tutorial_init,
+) -> AlexNet:
+    """An `AlexNet` layout's builder: ``init`` its initialisation (``init_weights=false`` keeps
+    PyTorch's defaults), ``weights`` a state_dict file to start from (models/weights.py). Each
+    layout module binds its widths and defaults with functools.partial."""
+    net = AlexNet(widths, hidden, num_classes, dropout, activation, lrn, pool, groups)
+    if init_weights:
+        init(net)
+    return load_weights(net, weights) if weights else net

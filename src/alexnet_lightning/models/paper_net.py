@@ -3,30 +3,11 @@ channels, LRN after the first two ReLUs, 4096-wide classifier) and its initialis
 
 from __future__ import annotations
 
+from functools import partial
+
 from torch import nn
 
-from alexnet_lightning.models.alexnet import AlexNet
-from alexnet_lightning.models.weights import load_weights
-
-# channels of the five conv layers, width of the two hidden fully connected layers
-WIDTHS, HIDDEN = (96, 256, 384, 384, 256), 4096
-
-
-def build(
-    num_classes: int = 1000,
-    dropout: float = 0.5,
-    init_weights: bool = True,
-    weights: str | None = None,
-    activation: str = "relu",
-    lrn: bool = True,
-    pool: str = "overlapping",
-    groups: int = 1,
-) -> AlexNet:
-    """The paper's AlexNet; the switches as `AlexNet`'s, ``weights`` a state_dict file."""
-    net = AlexNet(WIDTHS, HIDDEN, num_classes, dropout, activation, lrn, pool, groups)
-    if init_weights:
-        paper_init(net)
-    return load_weights(net, weights) if weights else net
+from alexnet_lightning.models.alexnet import AlexNet, build_alexnet
 
 
 def paper_init(net: AlexNet) -> None:
@@ -37,3 +18,6 @@ def paper_init(net: AlexNet) -> None:
     for m in convs + linears:
         nn.init.normal_(m.weight, 0.0, 0.01)
         nn.init.constant_(m.bias, 1.0 if id(m) in bias_one else 0.0)
+
+
+build = partial(build_alexnet, (96, 256, 384, 384, 256), 4096, lrn=True, init=paper_init)
