@@ -408,6 +408,16 @@ def test_bad_values_name_the_key_and_what_it_may_be(override, named, allowed, de
     assert "\n" not in message  # one line
 
 
+def test_each_variant_names_the_builder_the_config_checks_expect(tmp_path):
+    from alexnet_lightning.models.net import builder
+    from alexnet_lightning.models.variants import VARIANTS, target_of
+
+    for variant in VARIANTS:
+        cfg = compose_config("train", [f"model.net.variant={variant}"], tmp_path)
+        assert cfg.model.net._target_ == target_of(variant)
+        assert callable(builder(cfg.model.net))
+
+
 def test_a_network_chosen_by_target_checks_its_own_crop_size(default_train_config):
     small = with_override(default_train_config, "data.image_size=32")
     check_config(with_override(small, "model.net._target_=mypkg.MyNet"))
