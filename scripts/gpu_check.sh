@@ -56,7 +56,7 @@ fi
 echo "== data ready after ${SECONDS} s; measuring"
 
 if ! $PY scripts/benchmark.py data=imagefolder data.root="$DATA/jpeg" data.num_classes=null \
-    packed_root="$DATA/packed" model.net.variant=seed "${RUN[@]}" \
+    packed_root="$DATA/packed" model.net.variant=half "${RUN[@]}" \
     hydra.run.dir="$OUT" >"$OUT/benchmark.log" 2>&1; then
     tail -n 30 "$OUT/benchmark.log"
     exit 1

@@ -80,7 +80,7 @@ def compose_config(name: str, overrides: list[str], tmp_path: Path) -> DictConfi
     return cfg
 
 
-# The paper's four-layer CIFAR-10 network (~80k parameters, 1 MB checkpoints against the seed
+# The paper's four-layer CIFAR-10 network (~80k parameters, 1 MB checkpoints against the half
 # net's 175 MB), for every test where AlexNet's real widths do not matter. PyTorch's default
 # init: with cuda-convnet's tiny stds the net stays at chance for the few steps a test trains.
 TINY_NET = ["model.net.variant=cifar", "model.net.init_weights=false"]

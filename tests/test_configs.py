@@ -319,7 +319,7 @@ BAD_VALUES = [
     ("data.batch_size=0", "data.batch_size=0", "an integer >= 1"),
     ("data.batch_size=1.5", "data.batch_size=1.5", "an integer >= 1"),
     ("data.num_workers=-1", "data.num_workers=-1", "an integer >= 0"),
-    ("data.image_size=32", "data.image_size=32", "at least 64 for model.net.variant=seed"),
+    ("data.image_size=32", "data.image_size=32", "at least 64 for model.net.variant=half"),
     ("data.image_size=4", "data.image_size=4", "an integer >= 8"),
     ("data.train_crop=centre", "data.train_crop='centre'", "one of random_resized, paper"),
     ("data.crop_scale=[0.9,0.1]", "data.crop_scale=[0.9, 0.1]", "[a, b] with 0.0 < a <= b <= 1.0"),
@@ -328,7 +328,8 @@ BAD_VALUES = [
     ("data.decoder=nvjpeg", "data.decoder='nvjpeg'", "one of auto, pil, torchvision"),
     ("data.persistent_workers=yes", "data.persistent_workers='yes'", "true or false"),
     # model
-    ("model.net.variant=vgg16", "model.net.variant='vgg16'", "one of seed, paper, torchvision"),
+    ("model.net.variant=vgg16", "model.net.variant='vgg16'", "one of half, paper, torchvision"),
+    ("model.net.variant=seed", "model.net.variant='seed'", "use model.net.variant=half"),
     ("model.net.activation=gelu", "model.net.activation='gelu'", "one of relu, tanh, sigmoid"),
     ("model.net.lrn=maybe", "model.net.lrn='maybe'", "true or false"),
     ("model.net.pool=average", "model.net.pool='average'", "overlapping, non_overlapping"),
@@ -407,6 +408,23 @@ def test_bad_values_name_the_key_and_what_it_may_be(override, named, allowed, de
     assert "\n" not in message  # one line
 
 
+def test_each_variant_names_the_builder_the_config_checks_expect(tmp_path):
+    from alexnet_lightning.models.net import builder
+    from alexnet_lightning.models.variants import VARIANTS, target_of
+
+    for variant in VARIANTS:
+        cfg = compose_config("train", [f"model.net.variant={variant}"], tmp_path)
+        assert cfg.model.net._target_ == target_of(variant)
+        assert callable(builder(cfg.model.net))
+
+
+def test_a_network_chosen_by_target_checks_its_own_crop_size(default_train_config):
+    small = with_override(default_train_config, "data.image_size=32")
+    check_config(with_override(small, "model.net._target_=mypkg.MyNet"))
+    with pytest.raises(ConfigError, match="at least 64 for model.net.variant=half; model.net"):
+        check_config(small)
+
+
 def test_bad_value_cases_are_typed_by_hydra_as_by_the_shortcut(tmp_path, default_train_config):
     """The shortcut above applies overrides itself; Hydra's compose must give the same values."""
     by_key = {b[0].split("=", 1)[0]: b[0] for b in BAD_VALUES}  # one case per key
@@ -458,8 +476,6 @@ def test_config_checks_import_no_torch():
 # --- the same rules guard the classes when they are built without a config --------------------
 
 CLASS_VALUES = [
-    ("alexnet", "model.net.variant='vgg16'", "one of seed, paper, torchvision, cifar"),
-    ("dropout", "model.net.dropout=1.0", "a number in [0.0, 1.0), e.g. 0.5"),
     ("image_files", "data.on_bad_image='ignore'", "one of warn, raise"),
     ("datamodule_crop", "data.train_crop='centre'", "one of random_resized, paper, none"),
     ("datamodule_views", "data.test_views='five_crop'", "one of center, ten_crop"),
@@ -472,11 +488,8 @@ def test_classes_built_directly_check_with_the_config_rules(tmp_path, build, sho
     from alexnet_lightning.data.datamodule import ImageFolderDataModule
     from alexnet_lightning.data.decode import DecodeRandomResizedCrop
     from alexnet_lightning.data.folder import ImageFiles
-    from alexnet_lightning.models.alexnet import AlexNet
 
     builders = {
-        "alexnet": lambda: AlexNet(variant="vgg16"),
-        "dropout": lambda: AlexNet(dropout=1.0),
         "image_files": lambda: ImageFiles(tmp_path, [], str, on_bad_image="ignore"),
         "datamodule_crop": lambda: ImageFolderDataModule(str(tmp_path), train_crop="centre"),
         "datamodule_views": lambda: ImageFolderDataModule(str(tmp_path), test_views="five_crop"),

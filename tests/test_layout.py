@@ -83,3 +83,27 @@ def test_private_library_apis_are_used_only_in_compat():
         if name in path.read_text()
     ]
     assert not offending, offending
+
+
+def test_the_networks_know_no_config_checkpoints_or_data():
+    """models/ is imported by those modules, never the other way: no import circle, and a
+    network is a plain nn.Module built from plain arguments."""
+    barred = tuple(f"alexnet_lightning.{name}" for name in ("config_checks", "checkpoints", "data"))
+    offending = [
+        f"{module_name(path)} imports {imported}"
+        for path in sorted((PACKAGE / "models").rglob("*.py"))
+        for imported, _ in imports_of(path)
+        if imported.startswith(barred)
+    ]
+    assert not offending, offending
+
+
+def test_no_module_branches_on_the_variant_name():
+    """Each network is its own module, chosen by model.net._target_; code that needs one of its
+    facts asks the network (e.g. last_hidden_layer), not the variant's name."""
+    offending = [
+        str(path.relative_to(PACKAGE))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "variant ==" in path.read_text() or "variant in (" in path.read_text()
+    ]
+    assert not offending, offending

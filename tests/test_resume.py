@@ -22,6 +22,7 @@ from alexnet_lightning.data.samplers import ResumableShuffleSampler
 from alexnet_lightning.entry.train import train as train_entry
 from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.models.classifier import BEST_KEY, AlexNetClassifier
+from alexnet_lightning.models.variants import target_of
 from tests.conftest import CONF, EXACT_RUN, ROOT, TINY_SHAPES, compose_config
 from tests.interrupt import (
     KILL,
@@ -194,7 +195,10 @@ def test_ckpt_path_last_takes_the_newest_run_of_the_same_experiment(tmp_path):
     ("net", "message"),
     [
         ({"num_classes": 10}, "with 10 classes but this run builds cifar with 4 (data.num_classes"),
-        ({"variant": "paper"}, "holds a paper network with 4 classes but this run builds cifar"),
+        (
+            {"variant": "paper", "_target_": target_of("paper")},
+            "holds a paper network with 4 classes but this run builds cifar",
+        ),
     ],
 )
 def test_resuming_into_another_network_is_one_clear_message(
@@ -369,7 +373,7 @@ def test_val_acc_best_is_in_the_checkpoint(straight):
 
 def test_the_sanity_check_does_not_count_towards_the_best():
     model = AlexNetClassifier(
-        net={"variant": "seed", "num_classes": 3},
+        net={"variant": "half", "num_classes": 3},
         optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
     )
     logged = {}

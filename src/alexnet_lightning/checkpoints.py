@@ -15,7 +15,7 @@ import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -23,10 +23,13 @@ from omegaconf import OmegaConf
 
 from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.files import write_atomic
-from alexnet_lightning.models.variants import switches
+from alexnet_lightning.models.classifier import AlexNetClassifier
+from alexnet_lightning.models.net import built_value, current_spec
+from alexnet_lightning.models.variants import net_name
 
-if TYPE_CHECKING:
-    from alexnet_lightning.models.classifier import AlexNetClassifier
+# The switches that change the layers: an activation swapped under loaded weights would load
+# silently.
+LAYER_SWITCHES = ("activation", "lrn", "pool", "groups")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -157,11 +160,14 @@ def read_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
 
 def load_classifier(path: str | Path) -> tuple[AlexNetClassifier, dict[str, Any]]:
     """Rebuild the trained model from a checkpoint alone; also return the data settings."""
-    # imported here: models.alexnet reads its weights through this module
-    from alexnet_lightning.models.classifier import AlexNetClassifier
-
     checkpoint = read_checkpoint(path)
-    model = AlexNetClassifier(**checkpoint["hyper_parameters"])
+    try:
+        model = AlexNetClassifier(**checkpoint["hyper_parameters"])
+    except ValueError as err:  # e.g. its _target_ no longer imports here
+        raise CheckpointError(
+            f"{path} holds a network this installation cannot build ({err}); make its "
+            "module importable (pip install -e . of the project that trained it)"
+        ) from None
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
@@ -180,24 +186,28 @@ def check_fits(model: AlexNetClassifier, num_classes: int, path: str | Path) -> 
 
 
 def check_resumable(checkpoint: dict[str, Any], net: dict[str, Any], path: str | Path) -> None:
-    """Training resumes only into the same network: variant, class count and the switches that
-    change the layers (an activation swapped under loaded weights would load silently)."""
-    saved = checkpoint["hyper_parameters"]["net"]
-    for key, config_key in (("variant", "model.net.variant"), ("num_classes", "data.num_classes")):
+    """Training resumes only into the same network: its ``_target_`` (variant), class count and
+    the switches that change the layers."""
+    saved, net = current_spec(checkpoint["hyper_parameters"]["net"]), current_spec(net)
+    for key, config_key in (
+        ("_target_", "model.net.variant or _target_"),
+        ("num_classes", "data.num_classes"),
+    ):
         if saved.get(key) != net.get(key):
             raise CheckpointError(
-                f"{path} holds a {saved.get('variant')} network with {saved.get('num_classes')} "
-                f"classes but this run builds {net.get('variant')} with {net.get('num_classes')}"
+                f"{path} holds a {net_name(saved)} network with {saved.get('num_classes')} "
+                f"classes but this run builds {net_name(net)} with {net.get('num_classes')}"
                 f" ({config_key} differs); resume with the checkpoint's own settings "
                 "(experiment and data) or start a fresh run (ckpt_path=null)"
             )
-    theirs, ours = switches(saved), switches(net)
-    for key in (k for k in ours if ours[k] != theirs[k]):
-        raise CheckpointError(
-            f"{path} was trained with model.net.{key}={theirs[key]} but this run sets "
-            f"model.net.{key}={ours[key]}; resume with the checkpoint's own model.net settings "
-            "or start a fresh run (ckpt_path=null)"
-        )
+    for key in LAYER_SWITCHES:
+        theirs, ours = built_value(saved, key), built_value(net, key)
+        if theirs != ours:
+            raise CheckpointError(
+                f"{path} was trained with model.net.{key}={theirs} but this run sets "
+                f"model.net.{key}={ours}; resume with the checkpoint's own model.net settings "
+                "or start a fresh run (ckpt_path=null)"
+            )
 
 
 # --- which checkpoint a run continues --------------------------------------------------------

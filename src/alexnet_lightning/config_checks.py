@@ -5,9 +5,10 @@ ranges, so a bad value fails in a second with the key and its allowed values nam
 of minutes later deep inside torch. This module imports neither torch nor Lightning: the
 scripts run it before they import them (see entry/cli.py).
 
-``RULES`` is the one home of each rule: classes that take one of these values (AlexNet's
-variant, the DataModule's crops, decoder, ...) call ``check_value`` with the same key, so a
-value passed to them directly, not through a config, fails with the same message.
+``RULES`` is the one home of each rule: classes that take one of these values (the
+DataModule's crops, decoder, ...) call ``check_value`` with the same key, so a value passed to
+them directly, not through a config, fails with the same message. The networks know no config:
+they check their own arguments (models/switches.py) and entry/network.py names the key.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from alexnet_lightning.errors import ConfigError
-from alexnet_lightning.models.variants import ACTIVATIONS, MIN_IMAGE_SIZE, POOLS, VARIANTS
+from alexnet_lightning.models.variants import (
+    ACTIVATIONS,
+    MIN_IMAGE_SIZE,
+    POOLS,
+    RENAMED,
+    VARIANTS,
+    target_of,
+)
 
 # Metrics the LightningModule logs, i.e. what a scheduler, checkpoint or sweep may watch.
 LOGGED_METRICS = (
@@ -286,6 +294,11 @@ def _missing_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
 def check_value(key: str, value: Any) -> Any:
     """Raise ConfigError unless ``value`` passes ``RULES[key]``; return it."""
     test, expected = RULES[key]
+    if key == "model.net.variant" and value in RENAMED:
+        raise ConfigError(
+            f"{key}={value!r} is invalid: it must be {RENAMED[value]}, that network's name now "
+            f"(so it cannot be read as the random seed); use {key}={RENAMED[value]}"
+        )
     try:
         ok = bool(test(value))
     except TypeError:
@@ -324,15 +337,20 @@ def check_config(cfg: DictConfig) -> None:
             check_value(key, value)
     if OmegaConf.select(cfg, "data.packed_on_device", default=None) is not None:
         refuse_file_options(cfg.data)  # only a packed source has that key
+    _check_image_size(cfg)
+
+
+def _check_image_size(cfg: DictConfig) -> None:
+    """A built-in network's smallest crop (a network chosen by ``_target_`` checks its own)."""
     variant = OmegaConf.select(cfg, "model.net.variant", default=None)
     size = OmegaConf.select(cfg, "data.image_size", default=None)
-    if variant is not None and size is not None and size < MIN_IMAGE_SIZE[variant]:
-        smaller = (
-            ""
-            if variant == "cifar"
-            else "; model.net.variant=cifar takes smaller crops (experiment=cifar10 sets both)"
-        )
+    target = OmegaConf.select(cfg, "model.net._target_", default=None)
+    if variant is None or size is None or target != target_of(variant):
+        return
+    if size < MIN_IMAGE_SIZE[variant]:
+        smaller = [v for v, least in MIN_IMAGE_SIZE.items() if least <= size]
+        hint = f"; model.net.variant={smaller[0]} takes smaller crops" if smaller else ""
         raise ConfigError(
             f"data.image_size={size} is invalid: it must be at least {MIN_IMAGE_SIZE[variant]} "
-            f"for model.net.variant={variant}{smaller}"
+            f"for model.net.variant={variant}{hint}"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import lightning as L
 import pytest
 import torch
@@ -15,7 +17,7 @@ from alexnet_lightning.analysis.kernels import (
     tower_count,
 )
 from alexnet_lightning.callbacks.kernels import KernelGrid
-from alexnet_lightning.models.alexnet import AlexNet
+from tests.nets import alexnet
 
 
 def _ramp_weights(count: int, side: int) -> torch.Tensor:
@@ -43,8 +45,8 @@ def test_grid_shape_upsamples_each_kernel_to_a_readable_tile():
 
 
 def test_two_towers_rows_hold_exactly_each_towers_kernels():
-    net = AlexNet(variant="cifar", num_classes=4, groups=2)
-    assert tower_count(net) == 2 and tower_count(AlexNet(variant="cifar", num_classes=4)) == 1
+    net = alexnet("cifar", num_classes=4, groups=2)
+    assert tower_count(net) == 2 and tower_count(alexnet("cifar", num_classes=4)) == 1
     tiles = scale_per_kernel(net.features[0].weight)
     first, second = tower_blocks(tiles, towers=2)
     for block, kernels in ((first, tiles[:16]), (second, tiles[16:])):
@@ -68,7 +70,7 @@ def test_colourfulness_is_zero_for_grey_and_high_for_saturated_kernels():
 
 
 def test_figure_reports_each_towers_colourfulness():
-    net = AlexNet(variant="cifar", num_classes=4, groups=2)
+    net = alexnet("cifar", num_classes=4, groups=2)
     with torch.no_grad():
         conv = net.features[0].weight
         conv[:16] = torch.rand(16, 1, 5, 5)  # tower 1 grey
@@ -114,3 +116,11 @@ def test_callback_logs_every_n_epochs_and_writes_the_png_at_the_end(tmp_path):
     # after epoch 2, and at the end of fit (epoch 3): each epoch's last step, where Lightning
     # logs its epoch-level scalars
     assert steps == ["7", "11"]
+
+
+def test_callback_turns_itself_off_for_a_network_without_a_first_conv(caplog):
+    callback = KernelGrid(every_n_epochs=1)
+    module = SimpleNamespace(net=nn.Sequential(nn.Flatten(), nn.Linear(12, 2)))
+    callback.setup(SimpleNamespace(), module, "fit")
+    assert "no kernels figure: Sequential has no first conv layer" in caplog.text
+    assert callback._log(SimpleNamespace(is_global_zero=True), module, 1) is None

@@ -7,12 +7,14 @@ import shutil
 
 import pytest
 import torch
+from torch import nn
 
 from alexnet_lightning.analysis.neighbours import LastHiddenFeatures, RunningTopK, spread
 from alexnet_lightning.entry.neighbours import neighbours
-from alexnet_lightning.models.alexnet import AlexNet
+from alexnet_lightning.errors import ConfigError
 from tests.checkpoint_files import write_checkpoint
 from tests.conftest import compose_config, write_image_folder
+from tests.nets import alexnet
 
 
 def test_duplicates_of_the_queries_come_first_at_distance_zero():
@@ -42,11 +44,11 @@ def test_chunked_and_unchunked_results_are_equal():
     assert torch.equal(chunked.payloads[0], images[whole.indices])
 
 
-@pytest.mark.parametrize(("variant", "width"), [("cifar", 64 * 3 * 3), ("seed", 2048)])
+@pytest.mark.parametrize(("variant", "width"), [("cifar", 64 * 3 * 3), ("half", 2048)])
 def test_last_hidden_layer_is_named_per_variant(variant, width):
-    net = AlexNet(variant=variant, num_classes=4).eval()
+    net = alexnet(variant, num_classes=4).eval()
     side = 24 if variant == "cifar" else 64
-    assert LastHiddenFeatures(net, variant)(torch.rand(2, 3, side, side)).shape == (2, width)
+    assert LastHiddenFeatures(net)(torch.rand(2, 3, side, side)).shape == (2, width)
 
 
 def test_spread_covers_the_split_from_first_to_last():
@@ -85,3 +87,8 @@ def test_script_finds_copies_of_the_queries_in_the_training_split(tmp_path):
     assert [float(r["distance"]) for r in firsts] == [0.0, 0.0, 0.0]
     assert [r["query_class"] for r in firsts] == [r["train_class"] for r in firsts]
     assert list((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_a_network_that_names_no_last_hidden_layer_is_one_clear_error():
+    with pytest.raises(ConfigError, match="^Sequential names no last hidden layer.*attribute"):
+        LastHiddenFeatures(nn.Sequential(nn.Flatten(), nn.Linear(12, 2)))

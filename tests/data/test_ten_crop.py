@@ -12,7 +12,7 @@ from alexnet_lightning.dataset_tools.pack import pack_dataset
 from tests.conftest import write_image_folder
 
 CLASSIFIER_ARGS = {
-    "net": {"variant": "seed", "num_classes": 3, "dropout": 0.0},
+    "net": {"variant": "half", "num_classes": 3, "dropout": 0.0},
     "optimizer": {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.01},
 }
 

@@ -273,6 +273,27 @@ def test_user_mistakes_end_in_one_clear_message(overrides, message, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["experiment=cifar10", "model.net.groups=3"],
+            "model.net.groups=3 does not divide the network's conv widths [32, 32, 64]",
+        ),
+        (
+            ["model.net._target_=no_such_module.Net"],
+            "model.net._target_='no_such_module.Net' is invalid: it must name an importable",
+        ),
+    ],
+)
+def test_a_bad_network_stops_in_one_line_before_the_data_is_read(overrides, message, tmp_path):
+    result = run_script("train.py", *overrides, tmp=tmp_path)
+    output = result.stderr + result.stdout
+    assert result.returncode == 2, output[-2000:]
+    assert message in output and "Traceback" not in output
+    assert not (tmp_path / "data").exists()  # neither read, nor packed, nor generated
+
+
 def test_eval_refuses_a_checkpoint_for_other_classes(trained, tmp_path, image_folder):
     result = run_script(
         "eval.py",
@@ -359,7 +380,12 @@ def test_help_and_cfg_answer_without_importing_torch_or_lightning(args, tmp_path
         (
             "train.py",
             ["model.net.variant=foo"],
-            "model.net.variant='foo' is invalid: it must be one of seed, paper, torchvision",
+            "model.net.variant='foo' is invalid: it must be one of half, paper, torchvision",
+        ),
+        (
+            "train.py",
+            ["model.net.variant=seed"],
+            "model.net.variant='seed' is invalid: it must be half, that network's name now",
         ),
         (
             "train.py",
@@ -482,7 +508,7 @@ def test_a_short_shapes_run_beats_chance_by_a_clear_margin(tmp_path):
         "train",
         [
             *TINY_SHAPES,
-            "model.net.variant=seed",  # the numbers below are the tutorial network's
+            "model.net.variant=half",  # the numbers below are the tutorial network's
             "model.net.init_weights=true",
             "data.train_per_class=150",
             "data.val_per_class=20",

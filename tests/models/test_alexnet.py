@@ -3,34 +3,33 @@ import torch
 import torchvision
 from torch import nn
 
-from alexnet_lightning.errors import CheckpointError, ConfigError
-from alexnet_lightning.models.alexnet import AlexNet
+from tests.nets import alexnet
 
 
 @pytest.mark.parametrize(
     ("variant", "params"),
-    [("seed", 16_630_440), ("paper", 62_378_344), ("torchvision", 61_100_840)],
+    [("half", 16_630_440), ("paper", 62_378_344), ("torchvision", 61_100_840)],
 )
 def test_parameter_counts_with_1000_classes(variant, params):
-    net = AlexNet(variant, num_classes=1000)
+    net = alexnet(variant, num_classes=1000)
     assert sum(p.numel() for p in net.parameters()) == params
 
 
 def test_torchvision_layout_matches_torchvision():
-    ours, theirs = AlexNet("torchvision").state_dict(), torchvision.models.alexnet().state_dict()
+    ours, theirs = alexnet("torchvision").state_dict(), torchvision.models.alexnet().state_dict()
     assert list(ours) == list(theirs)
     assert all(ours[k].shape == theirs[k].shape for k in ours)
 
 
-@pytest.mark.parametrize("variant", ["seed", "paper", "torchvision"])
+@pytest.mark.parametrize("variant", ["half", "paper", "torchvision"])
 @pytest.mark.parametrize("size", [224, 160, 96, 64])
 def test_output_shape_at_several_crop_sizes(variant, size):
-    net = AlexNet(variant, num_classes=7).eval()
+    net = alexnet(variant, num_classes=7).eval()
     assert net(torch.randn(2, 3, size, size)).shape == (2, 7)
 
 
-def test_seed_variant_is_the_tutorial_network():
-    net = AlexNet("seed", num_classes=5)
+def test_half_variant_is_the_tutorial_network():
+    net = alexnet("half", num_classes=5)
     convs = [
         (m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.padding[0])
         for m in net.features
@@ -76,9 +75,9 @@ def test_seed_variant_is_the_tutorial_network():
     assert net.features(torch.randn(1, 3, 224, 224)).shape == (1, 128, 6, 6)
 
 
-def test_seed_init_kaiming_convs_small_linears_zero_biases():
+def test_half_init_kaiming_convs_small_linears_zero_biases():
     torch.manual_seed(0)
-    net = AlexNet("seed")
+    net = alexnet("half")
     conv = net.features[0]
     fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
     assert conv.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.05)
@@ -89,7 +88,7 @@ def test_seed_init_kaiming_convs_small_linears_zero_biases():
 
 
 def test_paper_variant_has_lrn_and_paper_init():
-    net = AlexNet("paper")
+    net = alexnet("paper")
     lrns = [m for m in net.features if isinstance(m, nn.LocalResponseNorm)]
     assert len(lrns) == 2 and all((m.size, m.beta, m.k) == (5, 0.75, 2.0) for m in lrns)
     # The paper's alpha 1e-4 multiplies the plain sum; PyTorch divides alpha by size.
@@ -111,45 +110,42 @@ def test_paper_variant_has_lrn_and_paper_init():
     bias_values = [float(m.bias.detach().mean()) for m in convs + linears]
     assert bias_values == [0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0]
     assert all(m.weight.std().item() == pytest.approx(0.01, rel=0.05) for m in convs[1:] + linears)
-    assert not any(isinstance(m, nn.LocalResponseNorm) for m in AlexNet("seed").modules())
+    assert not any(isinstance(m, nn.LocalResponseNorm) for m in alexnet("half").modules())
 
 
 def test_torchvision_weights_load_from_a_local_file(tmp_path):
     reference = torchvision.models.alexnet().eval()
     path = tmp_path / "alexnet.pth"
     torch.save(reference.state_dict(), path)
-    ours = AlexNet("torchvision", weights=str(path)).eval()
+    ours = alexnet("torchvision", weights=str(path)).eval()
     x = torch.randn(2, 3, 224, 224)
     torch.testing.assert_close(ours(x), reference(x))
     # A 10-class model keeps the published features and gets a fresh head.
-    small = AlexNet("torchvision", num_classes=10, weights=str(path))
+    small = alexnet("torchvision", num_classes=10, weights=str(path))
     torch.testing.assert_close(small.features[0].weight, reference.features[0].weight)
 
 
 def test_weights_of_another_variant_are_refused_clearly(tmp_path):
-    path = tmp_path / "seed.pth"
-    torch.save(AlexNet("seed").state_dict(), path)
-    with pytest.raises(CheckpointError, match="does not fit variant 'torchvision'"):
-        AlexNet("torchvision", weights=str(path))
-    with pytest.raises(CheckpointError, match="no such file"):
-        AlexNet("torchvision", weights=str(tmp_path / "missing.pth"))
+    from omegaconf import OmegaConf
 
+    from alexnet_lightning.entry.network import check_network
+    from alexnet_lightning.errors import ConfigError
+    from alexnet_lightning.models.variants import target_of
 
-@pytest.mark.parametrize(
-    ("kwargs", "key"),
-    [
-        ({"variant": "vgg"}, "model.net.variant"),
-        ({"dropout": 1.5}, "model.net.dropout"),
-        ({"num_classes": 0}, "model.net.num_classes"),
-    ],
-)
-def test_bad_arguments_name_the_key(kwargs, key):
-    with pytest.raises(ConfigError, match=key):
-        AlexNet(**kwargs)
+    path = tmp_path / "half.pth"
+    torch.save(alexnet("half").state_dict(), path)
+    with pytest.raises(ValueError, match="^weights=.* is invalid: it does not fit this network"):
+        alexnet("torchvision", weights=str(path))
+    with pytest.raises(ValueError, match="^weights=.* is invalid: no such file"):
+        alexnet("torchvision", weights=str(tmp_path / "missing.pth"))
+    # checked on the meta device before a run reads its data, as model.net.weights
+    net = {"_target_": target_of("torchvision"), "num_classes": 10, "weights": str(path)}
+    with pytest.raises(ConfigError, match="^model.net.weights=.* does not fit this network"):
+        check_network(OmegaConf.create(net))
 
 
 CLASSIFIER_ARGS = {
-    "net": {"variant": "seed", "num_classes": 4, "dropout": 0.0},
+    "net": {"variant": "half", "num_classes": 4, "dropout": 0.0},
     "optimizer": {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.01},
 }
 
@@ -215,3 +211,45 @@ def test_epoch_loss_is_the_mean_over_images_when_batches_differ_in_size():
         model.validation_step((images[4:], targets[4:]), 1)
         per_image = torch.nn.functional.cross_entropy(model(images), targets, reduction="none")
     torch.testing.assert_close(model.eval_loss["val"].compute(), per_image.mean())
+
+
+ALEXNET_KEYS = [f"features.{i}.{p}" for i in (0, 3, 6, 8, 10) for p in ("weight", "bias")]
+CLASSIFIER_KEYS = [f"classifier.{i}.{p}" for i in (1, 4, 6) for p in ("weight", "bias")]
+
+
+@pytest.mark.parametrize(
+    ("variant", "keys", "params"),
+    [
+        ("half", ALEXNET_KEYS + CLASSIFIER_KEYS, 14_601_930),
+        (
+            "paper",
+            [f"features.{i}.{p}" for i in (0, 4, 8, 10, 12) for p in ("weight", "bias")]
+            + CLASSIFIER_KEYS,
+            58_322_314,
+        ),
+        ("torchvision", ALEXNET_KEYS + CLASSIFIER_KEYS, 57_044_810),
+        (
+            "cifar",
+            [f"features.{i}.{p}" for i in (0, 3, 6) for p in ("weight", "bias")]
+            + ["classifier.1.weight", "classifier.1.bias"],
+            85_098,
+        ),
+    ],
+)
+def test_state_dict_keys_and_parameter_counts_of_every_variant(variant, keys, params):
+    """The keys checkpoints and published weights are saved under, for 10 classes."""
+    net = alexnet(variant, num_classes=10)
+    assert list(net.state_dict()) == keys
+    assert sum(p.numel() for p in net.parameters()) == params
+
+
+def test_a_checkpoint_of_the_variant_once_named_seed_builds_the_half_net():
+    from alexnet_lightning.models.classifier import AlexNetClassifier
+
+    old = {**CLASSIFIER_ARGS, "net": {"variant": "seed", "num_classes": 4, "dropout": 0.0}}
+    model = AlexNetClassifier(**old)
+    assert model.hparams.net["variant"] == "half"
+    assert model.hparams.net["_target_"] == "alexnet_lightning.models.half_net.build"
+    new = AlexNetClassifier(**CLASSIFIER_ARGS)
+    assert list(model.state_dict()) == list(new.state_dict())
+    model.load_state_dict(new.state_dict())

@@ -2,10 +2,14 @@
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
+from alexnet_lightning.entry.network import check_network
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.models.alexnet import AlexNet
+from alexnet_lightning.models.variants import target_of
+from tests.nets import alexnet
 
 
 def n_params(net: nn.Module) -> int:
@@ -23,8 +27,8 @@ def conv_weights(net: AlexNet) -> list[tuple[int, ...]]:
 @pytest.mark.parametrize(
     ("variant", "classes", "params", "convs_at"),
     [
-        ("seed", 10, 14_601_930, [0, 3, 6, 8, 10]),
-        ("seed", 1000, 16_630_440, [0, 3, 6, 8, 10]),
+        ("half", 10, 14_601_930, [0, 3, 6, 8, 10]),
+        ("half", 1000, 16_630_440, [0, 3, 6, 8, 10]),
         ("paper", 1000, 62_378_344, [0, 4, 8, 10, 12]),
         ("torchvision", 1000, 61_100_840, [0, 3, 6, 8, 10]),
         ("cifar", 10, 85_098, [0, 3, 6]),
@@ -32,8 +36,8 @@ def conv_weights(net: AlexNet) -> list[tuple[int, ...]]:
 )
 def test_switches_at_their_defaults_keep_each_layout(variant, classes, params, convs_at):
     explicit = {"activation": "relu", "pool": "overlapping", "groups": 1, "lrn": None}
-    net = AlexNet(variant, num_classes=classes, init_weights=False)
-    same = AlexNet(variant, num_classes=classes, init_weights=False, **explicit)
+    net = alexnet(variant, num_classes=classes, init_weights=False)
+    same = alexnet(variant, num_classes=classes, init_weights=False, **explicit)
     assert n_params(net) == n_params(same) == params
     assert list(net.state_dict()) == list(same.state_dict())
     weights = [k for k in net.state_dict() if k.startswith("features.") and k.endswith("weight")]
@@ -41,7 +45,7 @@ def test_switches_at_their_defaults_keep_each_layout(variant, classes, params, c
 
 
 def test_groups_2_gives_the_papers_two_tower_connectivity():
-    one, two = AlexNet("paper", num_classes=1000), AlexNet("paper", num_classes=1000, groups=2)
+    one, two = alexnet("paper", num_classes=1000), alexnet("paper", num_classes=1000, groups=2)
     # Figure 2: conv2, conv4 and conv5 take only their own GPU's 48 / 192 / 192 maps; conv1
     # (both towers see the image) and conv3 (they communicate) are unchanged.
     assert conv_weights(two) == [
@@ -56,7 +60,7 @@ def test_groups_2_gives_the_papers_two_tower_connectivity():
     assert n_params(one) - n_params(two) == halved
     assert list(one.state_dict()) == list(two.state_dict())
     # The CIFAR network's conv2 is grouped, conv3 sees both towers.
-    assert conv_weights(AlexNet("cifar", num_classes=10, groups=2)) == [
+    assert conv_weights(alexnet("cifar", num_classes=10, groups=2)) == [
         (32, 3, 5, 5),
         (32, 16, 5, 5),
         (64, 32, 5, 5),
@@ -64,15 +68,18 @@ def test_groups_2_gives_the_papers_two_tower_connectivity():
 
 
 def test_groups_that_do_not_divide_the_widths_name_the_key():
-    with pytest.raises(ConfigError, match=r"model.net.groups=3 does not divide .* \[48, 128"):
-        AlexNet("seed", groups=3)
+    with pytest.raises(ValueError, match=r"^groups=3 does not divide .* \[48, 128"):
+        alexnet("half", groups=3)
+    net = OmegaConf.create({"variant": "cifar", "_target_": target_of("cifar"), "groups": 3})
+    with pytest.raises(ConfigError, match=r"^model.net.groups=3 does not divide .* \[32, 32, 64"):
+        check_network(net)
 
 
-@pytest.mark.parametrize("variant", ["seed", "paper", "torchvision", "cifar"])
+@pytest.mark.parametrize("variant", ["half", "paper", "torchvision", "cifar"])
 @pytest.mark.parametrize("name", ["tanh", "sigmoid"])
 def test_activation_switch_replaces_only_the_activations(variant, name):
-    relu = AlexNet(variant, num_classes=10, init_weights=False)
-    other = AlexNet(variant, num_classes=10, init_weights=False, activation=name)
+    relu = alexnet(variant, num_classes=10, init_weights=False)
+    other = alexnet(variant, num_classes=10, init_weights=False, activation=name)
     kind = {"tanh": "Tanh", "sigmoid": "Sigmoid"}[name]
     for seq in ("features", "classifier"):
         expected = [kind if k == "ReLU" else k for k in layer_kinds(getattr(relu, seq))]
@@ -85,10 +92,10 @@ def test_activation_switch_replaces_only_the_activations(variant, name):
     }
 
 
-@pytest.mark.parametrize(("variant", "size"), [("seed", 224), ("paper", 224), ("cifar", 24)])
+@pytest.mark.parametrize(("variant", "size"), [("half", 224), ("paper", 224), ("cifar", 24)])
 def test_pool_switch_changes_only_the_pooling_windows(variant, size):
-    overlapping = AlexNet(variant, num_classes=10, init_weights=False)
-    plain = AlexNet(variant, num_classes=10, init_weights=False, pool="non_overlapping")
+    overlapping = alexnet(variant, num_classes=10, init_weights=False)
+    plain = alexnet(variant, num_classes=10, init_weights=False, pool="non_overlapping")
     assert layer_kinds(overlapping.features) == layer_kinds(plain.features)
     for a, b in zip(overlapping.features, plain.features, strict=True):
         if isinstance(a, nn.MaxPool2d | nn.AvgPool2d):
@@ -104,12 +111,12 @@ def test_lrn_switch_adds_or_removes_the_papers_normalisation():
     def lrns(net: AlexNet) -> list[int]:
         return [i for i, m in enumerate(net.features) if isinstance(m, nn.LocalResponseNorm)]
 
-    assert lrns(AlexNet("paper")) == lrns(AlexNet("paper", lrn=True)) == [2, 6]
-    assert lrns(AlexNet("paper", lrn=False)) == []
-    assert lrns(AlexNet("seed", lrn=True)) == [2, 6]
-    assert n_params(AlexNet("seed", lrn=True)) == n_params(AlexNet("seed"))
+    assert lrns(alexnet("paper")) == lrns(alexnet("paper", lrn=True)) == [2, 6]
+    assert lrns(alexnet("paper", lrn=False)) == []
+    assert lrns(alexnet("half", lrn=True)) == [2, 6]
+    assert n_params(alexnet("half", lrn=True)) == n_params(alexnet("half"))
     # The CIFAR network normalises after its first two pooling layers (layers-18pct's rnorm).
-    assert layer_kinds(AlexNet("cifar", num_classes=10, lrn=True).features)[:9] == [
+    assert layer_kinds(alexnet("cifar", num_classes=10, lrn=True).features)[:9] == [
         "Conv2d",
         "MaxPool2d",
         "ReLU",
@@ -126,14 +133,14 @@ def test_dropout_default_is_the_variants_and_zero_turns_it_off():
     def rates(net: AlexNet) -> list[float]:
         return [m.p for m in net.classifier if isinstance(m, nn.Dropout)]
 
-    assert rates(AlexNet("seed")) == [0.5, 0.5]
-    assert rates(AlexNet("cifar", num_classes=10)) == [0.0]
-    assert rates(AlexNet("seed", dropout=0.0)) == [0.0, 0.0]
-    assert rates(AlexNet("cifar", num_classes=10, dropout=0.3)) == [0.3]
+    assert rates(alexnet("half")) == [0.5, 0.5]
+    assert rates(alexnet("cifar", num_classes=10)) == [0.0]
+    assert rates(alexnet("half", dropout=0.0)) == [0.0, 0.0]
+    assert rates(alexnet("cifar", num_classes=10, dropout=0.3)) == [0.3]
 
 
 def test_cifar_variant_is_layers_18pct_at_24_px():
-    net = AlexNet("cifar", num_classes=10).eval()
+    net = alexnet("cifar", num_classes=10).eval()
     assert layer_kinds(net.features) == [
         "Conv2d",
         "MaxPool2d",
@@ -167,12 +174,12 @@ def test_cifar_variant_is_layers_18pct_at_24_px():
 
 def test_cifar_init_is_layers_18pct_or_pytorch_defaults():
     torch.manual_seed(0)
-    ours = AlexNet("cifar", num_classes=10)
+    ours = alexnet("cifar", num_classes=10)
     convs = [m for m in ours.features if isinstance(m, nn.Conv2d)]
     stds = [m.weight.std().item() for m in [*convs, ours.classifier[1]]]
     assert stds == pytest.approx([1e-4, 0.01, 0.01, 0.01], rel=0.1)
     assert all(m.bias.abs().sum() == 0 for m in [*convs, ours.classifier[1]])
-    plain = AlexNet("cifar", num_classes=10, init_weights=False)
+    plain = alexnet("cifar", num_classes=10, init_weights=False)
     # PyTorch's default: uniform with bound 1/sqrt(fan_in), i.e. std 1/sqrt(3 * 75) for conv1.
     assert plain.features[0].weight.std().item() == pytest.approx((1 / 225) ** 0.5, rel=0.1)
     assert plain.features[0].bias.abs().sum() > 0
@@ -181,15 +188,21 @@ def test_cifar_init_is_layers_18pct_or_pytorch_defaults():
 @pytest.mark.parametrize(
     ("kwargs", "key"),
     [
-        ({"activation": "gelu"}, "model.net.activation='gelu'"),
-        ({"pool": "avg"}, "model.net.pool='avg'"),
-        ({"groups": 0}, "model.net.groups=0"),
-        ({"lrn": "yes"}, "model.net.lrn='yes'"),
+        ({"activation": "gelu"}, "activation='gelu'"),
+        ({"pool": "avg"}, "pool='avg'"),
+        ({"groups": 0}, "groups=0"),
+        ({"lrn": "yes"}, "lrn='yes'"),
+        ({"dropout": 1.5}, "dropout=1.5"),
+        ({"num_classes": 0}, "num_classes=0"),
     ],
 )
-def test_bad_switch_values_name_the_key(kwargs, key):
-    with pytest.raises(ConfigError, match=f"^{key} is invalid"):
-        AlexNet(**kwargs)
+@pytest.mark.parametrize("variant", ["half", "paper", "torchvision", "cifar"])
+def test_bad_switch_values_name_the_argument_and_the_entry_the_key(variant, kwargs, key):
+    with pytest.raises(ValueError, match=f"^{key} is invalid"):
+        alexnet(variant, **kwargs)
+    net = OmegaConf.create({"variant": variant, "_target_": target_of(variant), **kwargs})
+    with pytest.raises(ConfigError, match=f"^model.net.{key} is invalid"):
+        check_network(net)
 
 
 def test_resuming_with_another_switch_is_refused_and_left_out_keys_are_the_defaults(tmp_path):
@@ -207,3 +220,11 @@ def test_resuming_with_another_switch_is_refused_and_left_out_keys_are_the_defau
     tanh = {"variant": "paper", "num_classes": 4, "activation": "tanh"}
     with pytest.raises(CheckpointError, match="model.net.activation=relu but this run sets"):
         check_resumable(defaults, tanh, "defaults.ckpt")
+
+
+def test_a_checkpoint_naming_the_variant_seed_resumes_into_the_half_net():
+    from alexnet_lightning.checkpoints import check_resumable
+
+    old = {"hyper_parameters": {"net": {"variant": "seed", "num_classes": 4, "lrn": None}}}
+    now = {"_target_": target_of("half"), "variant": "half", "num_classes": 4, "lrn": None}
+    check_resumable(old, now, "old.ckpt")

@@ -17,7 +17,7 @@ from torch.utils.tensorboard import SummaryWriter
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.dataset_tools.synthetic_cifar10 import write_cifar10_archive
 from alexnet_lightning.errors import ConfigError
-from alexnet_lightning.models.alexnet import AlexNet
+from alexnet_lightning.models.net import build_net
 from alexnet_lightning.sweeps.jobs import write_job_record
 from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
 from alexnet_lightning.sweeps.report import write_report
@@ -61,7 +61,7 @@ ARM_BUILDS = {
         (data.train_crop, data.hflip, data.lighting_std) == ("none", False, 0.0)
     ),
     "augmentation_on": lambda net, data: (data.train_crop, data.hflip) == ("paper", True),
-    # conv1-5 widths and groups: the seed widths in one tower, the paper's in two
+    # conv1-5 widths and groups: the half net's widths in one tower, the paper's in two
     "one_tower": lambda net, data: (
         [(m.out_channels, m.groups) for m in modules(net, nn.Conv2d)]
         == [(48, 1), (128, 1), (192, 1), (192, 1), (128, 1)]
@@ -80,10 +80,10 @@ def test_each_arm_builds_the_network_it_names(name, tmp_path):
     ablation = yaml.safe_load((CONF / "arm" / f"{name}.yaml").read_text())["arm"]["ablation"]
     cfg = compose_config("train", [f"experiment=ablation/{ablation}", f"+arm={name}"], tmp_path)
     check_config(cfg)
-    net = AlexNet(**OmegaConf.to_container(cfg.model.net, resolve=True))
+    net = build_net(OmegaConf.to_container(cfg.model.net, resolve=True))
     assert ARM_BUILDS[name](net, cfg.data), name
     if ablation != "two_towers":  # the others keep experiment=cifar10's network
-        assert net.variant == "cifar"
+        assert cfg.model.net.variant == "cifar"
 
 
 def test_a_bad_seeds_value_stops_the_sweep_before_any_job(tmp_path):

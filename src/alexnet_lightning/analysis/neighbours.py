@@ -14,16 +14,22 @@ from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.utils import make_grid
 
-from alexnet_lightning.models.variants import LAST_HIDDEN_LAYER
+from alexnet_lightning.errors import ConfigError
 
 
 class LastHiddenFeatures(nn.Module):
-    """``net`` cut at its variant's last hidden layer (models/variants.py): images ->
-    (N, features)."""
+    """``net`` cut at the layer its class names ``last_hidden_layer`` (a create_feature_extractor
+    node, e.g. AlexNet's ``classifier.5``): images -> (N, features)."""
 
-    def __init__(self, net: nn.Module, variant: str) -> None:
+    def __init__(self, net: nn.Module) -> None:
         super().__init__()
-        node = LAST_HIDDEN_LAYER[variant]
+        node = getattr(net, "last_hidden_layer", None)
+        if not isinstance(node, str):
+            raise ConfigError(
+                f"{type(net).__name__} names no last hidden layer, whose features the nearest "
+                "neighbours compare; give its class an attribute last_hidden_layer = '<node>', "
+                "a torchvision create_feature_extractor node name (e.g. 'classifier.5')"
+            )
         self.layer = node
         self.extractor = create_feature_extractor(net, return_nodes={node: "features"})
 

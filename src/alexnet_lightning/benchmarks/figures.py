@@ -14,7 +14,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from alexnet_lightning.analysis.kernels import kernel_figure
 from alexnet_lightning.analysis.neighbours import LastHiddenFeatures, nearest_training_images
-from alexnet_lightning.models.alexnet import AlexNet
+from alexnet_lightning.models import cifar_net
+from alexnet_lightning.models.net import build_net
 
 
 def _median_ms(work: Callable[[], object], calls: int) -> float:
@@ -28,7 +29,7 @@ def _median_ms(work: Callable[[], object], calls: int) -> float:
 
 def kernel_figure_ms(variant: str, groups: int, calls: int = 10) -> float:
     """One call of the callback's work: the figure, and TensorBoard's PNG encoding of it."""
-    net = AlexNet(variant=variant, num_classes=10, groups=groups)
+    net = build_net({"variant": variant, "num_classes": 10, "groups": groups})
     with tempfile.TemporaryDirectory() as folder:
         writer = SummaryWriter(folder)
 
@@ -42,7 +43,7 @@ def kernel_figure_ms(variant: str, groups: int, calls: int = 10) -> float:
 
 def training_step_ms(side: int = 24, batch: int = 128, steps: int = 20) -> float:
     """One SGD step of the cifar network (forward, backward, update) on this machine."""
-    net = AlexNet(variant="cifar", num_classes=10)
+    net = cifar_net.build(num_classes=10)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     images, labels = torch.randn(batch, 3, side, side), torch.randint(0, 10, (batch,))
 
@@ -59,8 +60,8 @@ def neighbours_seconds(
     images: int = 45_000, side: int = 24, batch: int = 128, queries: int = 8
 ) -> float:
     """The whole search: features of ``images`` training images and the running top-6."""
-    net = AlexNet(variant="cifar", num_classes=10).eval()
-    features = LastHiddenFeatures(net, "cifar")
+    net = cifar_net.build(num_classes=10).eval()
+    features = LastHiddenFeatures(net)
     generator = torch.Generator().manual_seed(0)
 
     def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:

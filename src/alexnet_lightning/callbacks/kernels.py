@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 from PIL import Image
 
-from alexnet_lightning.analysis.kernels import kernel_figure
+from alexnet_lightning.analysis.kernels import first_conv, kernel_figure
 from alexnet_lightning.callbacks.tensorboard_images import epoch_step, tensorboard_writer
+
+log = logging.getLogger(__name__)
 
 # Figure 3 under its own name (README); in Time Series this group sorts before test/ and train/.
 TAG = "kernels/first_conv"
@@ -26,6 +29,14 @@ class KernelGrid(L.Callback):
     def __init__(self, every_n_epochs: int = 5, path: str | None = None) -> None:
         self.every_n_epochs, self.path = every_n_epochs, path
         self._logged_step: int | None = None
+        self._off = False
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        try:
+            first_conv(getattr(pl_module, "net", pl_module))
+        except ValueError as err:  # a network of another kind (model.net._target_)
+            log.warning("no kernels figure: %s", err)
+            self._off = True
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
@@ -42,7 +53,7 @@ class KernelGrid(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int
     ) -> np.ndarray | None:
         """Log the kernels after ``epoch`` (counted from 1) at that epoch's step."""
-        if not trainer.is_global_zero:
+        if self._off or not trainer.is_global_zero:
             return None
         net = getattr(pl_module, "net", pl_module)
         figure = kernel_figure(net, title=f"first conv layer, epoch {epoch}")

@@ -26,6 +26,7 @@ from alexnet_lightning.checkpoints import check_fits, load_classifier
 from alexnet_lightning.data.datamodule import standalone_trainer
 from alexnet_lightning.entry.evaluate import INPUT_SETTINGS
 from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.models.variants import net_name
 from alexnet_lightning.utils.instantiate import instantiate_loggers
 from alexnet_lightning.utils.run_files import print_config_tree
 
@@ -57,6 +58,7 @@ def neighbours(cfg: DictConfig) -> Path:
     device = torch.device(auto if cfg.device == "auto" else cfg.device)
 
     model, trained_data = load_classifier(cfg.ckpt_path)
+    features = LastHiddenFeatures(model.net).to(device)  # before the data: a net may name none
     inputs = {k: trained_data[k] for k in INPUT_SETTINGS if k in trained_data}
     # the training split through the test loader: evaluation's centre crop, in order
     train_data = instantiate(cfg.data, test_split="train", **inputs)
@@ -64,8 +66,6 @@ def neighbours(cfg: DictConfig) -> Path:
     train_data.prepare_data()
     info = train_data.inspect()
     check_fits(model, len(info.classes), cfg.ckpt_path)
-    variant = model.hparams.net.get("variant", "seed")
-    features = LastHiddenFeatures(model.net, variant).to(device)
 
     query_rows = spread(cfg.queries, len(_dataset(query_data, device)))
     queries = rows_at(split_batches(query_data, device), query_rows)
@@ -82,7 +82,7 @@ def neighbours(cfg: DictConfig) -> Path:
     names = info.names
     title = (
         f"{cfg.split} images (first column) and their {cfg.neighbours} nearest training images "
-        f"by {features.layer} features ({variant})"
+        f"by {features.layer} features ({net_name(model.hparams.net)})"
     )
     image = neighbours_figure(queries[1], found.payloads[0], title)
     png = output_dir / "neighbours.png"

@@ -23,6 +23,7 @@ from alexnet_lightning.checkpoints import (
     requeued_checkpoint,
 )
 from alexnet_lightning.entry.ddp_hydra import use_run_folder_of_rank_zero
+from alexnet_lightning.entry.network import check_network, net_errors
 from alexnet_lightning.errors import ConfigError, TrainingDiverged
 from alexnet_lightning.sweeps.study import pruning_callback
 from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
@@ -58,6 +59,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # mapped, not read: only the metadata is checked; the trainer reads the file again
     resumed = read_checkpoint(ckpt_path, mmap=True) if ckpt_path else None
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    # before the data (reading or packing it takes minutes) and the seed (whatever it draws)
+    check_network(cfg.model.net)
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
     datamodule, info = _checked_data(cfg)
@@ -65,7 +68,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _record_settled_values(cfg, num_classes=len(info.classes), world_size=trainer.world_size)
     if ckpt_path:
         _check_resume(cfg, resumed, ckpt_path, output_dir)
-    model = instantiate(cfg.model, class_names=info.names)
+    with net_errors(cfg.model.net):
+        model = instantiate(cfg.model, class_names=info.names)
     log_hyperparameters(trainer.loggers, cfg)
     write_scalar_layout(trainer.loggers)
 

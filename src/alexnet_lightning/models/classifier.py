@@ -1,4 +1,5 @@
-"""LightningModule: AlexNet trained with cross-entropy, top-1/top-5 accuracy from torchmetrics."""
+"""LightningModule: a network (AlexNet by default) trained with cross-entropy, top-1/top-5
+accuracy from torchmetrics."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from torchmetrics import MaxMetric, Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet_lightning.compat import batches_taken_this_epoch
-from alexnet_lightning.models.alexnet import AlexNet
 from alexnet_lightning.models.divergence import NonFiniteLossWatch
+from alexnet_lightning.models.net import build_net, current_spec
 from alexnet_lightning.models.weighted_mean import WeightedMean
 
 # Training steps between two looks at the divergence check (each one waits for the GPU).
@@ -62,10 +63,11 @@ def accuracy_metrics(num_classes: int, prefix: str) -> MetricCollection:
 
 
 class AlexNetClassifier(L.LightningModule):
-    """Image classification with AlexNet.
+    """Image classification with the network ``net`` configures.
 
     Args:
-        net: keyword arguments of `AlexNet` (variant, num_classes, dropout, ...).
+        net: the network's ``_target_`` (a class or builder) and its keyword arguments
+            (num_classes, dropout, ...), as models/net.py builds them.
         optimizer: Hydra config of a partial optimizer (``_partial_: true``), called with the
             parameters.
         scheduler: Hydra config of a partial LR scheduler, called with the optimizer, or None.
@@ -92,7 +94,7 @@ class AlexNetClassifier(L.LightningModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        net = _plain(net)
+        net = current_spec(_plain(net))
         # The weights file seeds a fresh run only; a checkpoint carries the weights itself.
         weights = net.pop("weights", None)
         self.save_hyperparameters(
@@ -108,8 +110,8 @@ class AlexNetClassifier(L.LightningModule):
             },
             logger=False,
         )
-        self.net = AlexNet(**net, weights=weights)
-        num_classes = self.net.classifier[-1].out_features
+        self.net = build_net(net, weights=weights)
+        num_classes = self.num_classes
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
@@ -135,7 +137,7 @@ class AlexNetClassifier(L.LightningModule):
 
     @property
     def num_classes(self) -> int:
-        return self.net.classifier[-1].out_features
+        return int(self.hparams.net["num_classes"])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last and images.dim() == 4:

@@ -1,11 +1,56 @@
-"""The layers the paper's ideas switch between, shared by every layout in models/alexnet.py."""
+"""The layers the paper's ideas switch between, shared by every layout, and the check of the
+switches' values.
+
+A bad value raises ValueError whose message starts ``<argument>=<value>``: the entry names the
+config key from it (``model.net.<argument>``), so the network itself knows no config.
+"""
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
+
 from torch import nn
+
+from alexnet_lightning.models.variants import ACTIVATIONS, POOLS
 
 # Section 3.4: pooling windows of 3 with stride 2 overlap; the usual 2 x 2 windows do not.
 _POOL_KERNEL = {"overlapping": 3, "non_overlapping": 2}
+
+
+def invalid(name: str, value: object, must: str) -> ValueError:
+    """The error a network raises for a bad argument: ``name=value is invalid: it must be ...``."""
+    return ValueError(f"{name}={value!r} is invalid: it must be {must}")
+
+
+def check(
+    widths: Sequence[int],
+    num_classes: int,
+    dropout: float,
+    activation: str,
+    lrn: bool,
+    pool: str,
+    groups: int,
+) -> None:
+    """Raise ValueError for the first switch a layout with conv ``widths`` cannot take."""
+    whole = isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool)
+    if not whole or num_classes < 1:
+        raise invalid("num_classes", num_classes, "an integer >= 1")
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+        raise invalid("dropout", dropout, "a number in [0.0, 1.0), e.g. 0.5")
+    if activation not in ACTIVATIONS:
+        raise invalid("activation", activation, "one of " + ", ".join(ACTIVATIONS))
+    if not isinstance(lrn, bool):
+        raise invalid("lrn", lrn, "true or false")
+    if pool not in POOLS:
+        raise invalid("pool", pool, "one of " + ", ".join(POOLS))
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
+        raise invalid("groups", groups, "an integer >= 1, e.g. 2 (the paper's two towers)")
+    if any(w % groups for w in widths):
+        raise ValueError(
+            f"groups={groups} does not divide the network's conv widths {list(widths)}; "
+            "use groups=1 or 2"
+        )
 
 
 def activation(name: str) -> nn.Module:

@@ -1,45 +1,28 @@
-"""The names of AlexNet's layouts and switches (models/alexnet.py), importable without torch, so
-the config checks that run before torch is imported can name them."""
+"""The built-in networks' names and the facts the config checks need before torch is imported.
 
-VARIANTS = ("seed", "paper", "torchvision", "cifar")
+``model.net.variant=<name>`` builds ``models/<name>_net.py``'s ``build`` (conf/model/alexnet.yaml
+interpolates ``model.net._target_`` from it); any other network is chosen by its ``_target_``
+alone and needs nothing here.
+"""
+
+VARIANTS = ("half", "paper", "torchvision", "cifar")
+# Old names still found in checkpoints' hyperparameters: old -> new.
+RENAMED = {"seed": "half"}
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 POOLS = ("overlapping", "non_overlapping")
 
 # The smallest crop each layout takes: AlexNet's stride-4 conv and three stride-2 pools need
 # 64 px; the CIFAR network's three pools (which keep partial windows) need 8.
-MIN_IMAGE_SIZE = {"seed": 64, "paper": 64, "torchvision": 64, "cifar": 8}
+MIN_IMAGE_SIZE = {"half": 64, "paper": 64, "torchvision": 64, "cifar": 8}
 
 
-def default_lrn(variant: str) -> bool:
-    """What ``lrn=null`` means: the paper's network normalises, the other layouts do not."""
-    return variant == "paper"
+def target_of(variant: str) -> str:
+    """The builder ``model.net.variant=<variant>`` instantiates (as conf/model/alexnet.yaml)."""
+    return f"alexnet_lightning.models.{RENAMED.get(variant, variant)}_net.build"
 
 
-def default_dropout(variant: str) -> float:
-    """What ``dropout=null`` means: AlexNet's 0.5 (Section 4.2); cuda-convnet's CIFAR network
-    has no dropout."""
-    return 0.0 if variant == "cifar" else 0.5
-
-
-def switches(net: dict) -> dict:
-    """The switches a network config or a checkpoint's ``hyper_parameters['net']`` builds: a
-    key left out or ``null`` is AlexNet's default, as the network itself reads it."""
-    variant = net.get("variant", "seed")
-    lrn = net.get("lrn")
-    return {
-        "activation": net.get("activation", "relu"),
-        "lrn": default_lrn(variant) if lrn is None else lrn,
-        "pool": net.get("pool", "overlapping"),
-        "groups": net.get("groups", 1),
-    }
-
-
-# The layer whose outputs the paper's Figure 4 compares (create_feature_extractor node names of
-# models/alexnet.py): the second 4096 (2048) wide hidden layer after its activation for the
-# AlexNet layouts; the CIFAR network has no hidden FC, so its flattened last conv block.
-LAST_HIDDEN_LAYER = {
-    "seed": "classifier.5",
-    "paper": "classifier.5",
-    "torchvision": "classifier.5",
-    "cifar": "flatten",
-}
+def net_name(net: dict) -> str:
+    """A network config's short name: its variant for a built-in one, else its ``_target_``."""
+    variant = RENAMED.get(net.get("variant"), net.get("variant"))
+    target = net.get("_target_")
+    return variant if target is None or target == target_of(variant) else str(target)

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
 
-from alexnet_lightning.models.variants import default_dropout, default_lrn
+from alexnet_lightning.models.net import built_value
 from alexnet_lightning.sweeps.jobs import TRIAL_KEY
 from alexnet_lightning.utils.run_names import swept_keys
 
@@ -50,8 +50,8 @@ CURATED = (
 # Flagged first in a run outside a sweep: TensorBoard shows the first five columns (its order:
 # flagged ones first, then by name) until others are ticked.
 HEADLINE = ("experiment", "data", "model.net.variant", "model.optimizer.lr", "seed")
-# Switches whose null means "the variant's default": the value the network is built with.
-NET_DEFAULTS = {"model.net.dropout": default_dropout, "model.net.lrn": default_lrn}
+# Switches whose null means "the network's default": shown as the value it builds.
+NET_DEFAULTS = ("model.net.dropout", "model.net.lrn")
 # The value of a column this run has nothing for (a network without these switches).
 NONE = "none"
 # The HParams table's metric columns, in this order (TensorBoard shows the first five): logged
@@ -132,8 +132,11 @@ def _value(cfg: DictConfig, key: str) -> HParam:
         target = OmegaConf.select(cfg, f"{key.replace('/', '.')}._target_", default=None)
         return str(target).rsplit(".", 1)[-1] if target else NONE
     node = OmegaConf.select(cfg, key, default=None)
-    if node is None and key in NET_DEFAULTS:
-        return NET_DEFAULTS[key](OmegaConf.select(cfg, "model.net.variant", default="seed"))
+    if node is None and key in NET_DEFAULTS and "net" in cfg.get("model", {}):
+        # null means the network's own default: show the value it was built with
+        net = OmegaConf.to_container(cfg.model.net, resolve=True)
+        built = built_value(net, key.rsplit(".", 1)[-1])
+        return NONE if built is None else built
     if OmegaConf.is_list(node):
         return ",".join(str(v) for v in OmegaConf.to_container(node, resolve=True))
     if node is None or isinstance(node, DictConfig):
