@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format tensorboard sweep-report clean
+.PHONY: help install train test test-all lint format tensorboard sweep-report clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,9 +26,13 @@ train: $(STAMP) ## train on the built-in dataset (generated on first use); ARGS=
 # uses that time; a module's tests stay in one process (its fixtures are built once). One torch
 # thread per process (inherited by the runs a test starts): the processes already fill the cores.
 TEST_WORKERS ?= 2
-test: $(STAMP) ## run the whole test suite (TEST_WORKERS=2 processes; ARGS="..." for pytest)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -q -n $(TEST_WORKERS) \
-		--dist loadfile $(ARGS)
+PYTEST = OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -q -n $(TEST_WORKERS) \
+	--dist loadfile
+test: $(STAMP) ## the quick tier: unit and in-process tests, no slow or slurm marks (ARGS="...")
+	$(PYTEST) -m "not slow and not slurm" --durations=5 $(ARGS)
+
+test-all: $(STAMP) ## the whole suite, slow and SLURM tests included (what CI runs; ARGS="...")
+	$(PYTEST) $(ARGS)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src scripts tests

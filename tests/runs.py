@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,13 @@ def finished_run(script: str, *overrides: str, tmp: Path) -> Path:
 
 
 HEAVY_MODULES = {"torch", "torchvision", "lightning", "optuna"}
+
+
+def child_cpu_seconds() -> float:
+    """CPU seconds of this process's finished children: a script's own cost, whatever else
+    shares the machine (wall time on a loaded CI box says more about the load)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_and_list_imports(

@@ -20,6 +20,7 @@ from tests.conftest import ROOT, TINY_SHAPES, compose_config
 from tests.runs import run_script
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_save_leaves_the_previous_checkpoint_whole(tmp_path):
     path = tmp_path / "checkpoints" / "last.ckpt"
     env = dict(os.environ)
@@ -120,6 +121,7 @@ def test_an_error_that_is_not_the_file_system_keeps_its_traceback(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_training_onto_a_full_disk_stops_with_one_message(tmp_path):
     result = run_script(
         "train.py",

@@ -90,6 +90,7 @@ GROUP_OPTIONS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
 def test_every_option_composes_and_instantiates(group, option, tmp_path, image_folder):
     cfg = compose_config("train", [f"{group}={option}"], tmp_path)
@@ -192,6 +193,7 @@ def build_optimizer_and_scheduler(model_cfg, params, total_steps=100):
     return optimizer, scheduler
 
 
+@pytest.mark.slow
 def test_every_experiment_composes_with_every_optimizer_and_scheduler(tmp_path):
     """The folders are listed, so a new experiment, optimizer or scheduler file is covered."""
     net = torch.nn.Linear(4, 3)

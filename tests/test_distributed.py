@@ -37,6 +37,7 @@ def ddp_run(tmp_path_factory) -> Path:
     )
 
 
+@pytest.mark.slow
 def test_ddp_writes_one_run_folder_with_one_set_of_checkpoints(ddp_run):
     tmp = ddp_run.parents[3]
     assert sorted(p.name for p in tmp.iterdir()) == ["data", "logs"]  # no stray Hydra folders
@@ -50,6 +51,7 @@ def test_ddp_writes_one_run_folder_with_one_set_of_checkpoints(ddp_run):
     assert {"val/acc", "val/loss", "test/acc", "train/loss"} <= set(metrics)
 
 
+@pytest.mark.slow
 def test_ddp_val_metrics_equal_one_process_on_the_same_weights(ddp_run, tmp_path):
     ddp = json.loads((ddp_run / "metrics.json").read_text())
     result = run_script(
@@ -70,6 +72,7 @@ def test_ddp_val_metrics_equal_one_process_on_the_same_weights(ddp_run, tmp_path
     assert ddp["test/loss"] == pytest.approx(single["test/loss"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_a_second_ddp_job_in_a_sequential_sweep_stops_with_one_message(tmp_path):
     result = run_script(
         "train.py",

@@ -7,6 +7,8 @@ import ast
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "src" / "alexnet_lightning"
@@ -60,6 +62,7 @@ def test_no_runtime_module_imports_a_dataset_tool_or_a_benchmark():
     assert not offending, offending
 
 
+@pytest.mark.slow
 def test_importing_every_runtime_module_loads_no_offline_module():
     names = [module_name(path) for path in runtime_modules()]
     code = (

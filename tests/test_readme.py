@@ -69,6 +69,7 @@ def test_the_readme_has_the_users_commands():
     assert len(HYDRA_RUNS) >= 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, args", HYDRA_RUNS, ids=[" ".join(args)[:60] for _, args in HYDRA_RUNS]
 )

@@ -69,6 +69,7 @@ def uninterrupted(tmp_path_factory, data) -> dict:
     return load(run / "checkpoints" / "last.ckpt")
 
 
+@pytest.mark.slow
 def test_killed_between_epochs_resumes_bitwise_from_ckpt_path_last(uninterrupted, data, tmp_path):
     killed = train(KILL, "+callbacks.kill.epoch=1", tmp=tmp_path, data=data)
     assert killed.returncode == -signal.SIGKILL
@@ -91,6 +92,7 @@ def test_killed_between_epochs_resumes_bitwise_from_ckpt_path_last(uninterrupted
     assert steps and min(steps) > 6
 
 
+@pytest.mark.slow
 def test_killed_mid_epoch_resumes_bitwise_from_a_step_checkpoint(uninterrupted, data, tmp_path):
     # loader workers as real datasets run them: the SIGKILL ends them along with the job, and
     # the reference ran without any, so this also checks the order does not depend on them
@@ -104,6 +106,7 @@ def test_killed_mid_epoch_resumes_bitwise_from_a_step_checkpoint(uninterrupted, 
     )
 
 
+@pytest.mark.slow
 def test_sigterm_saves_last_checkpoint_and_resumes_bitwise(uninterrupted, data, tmp_path):
     stopped = train(
         KILL, "+callbacks.kill.step=3", "+callbacks.kill.sig=SIGTERM", tmp=tmp_path, data=data
@@ -120,6 +123,7 @@ def test_sigterm_saves_last_checkpoint_and_resumes_bitwise(uninterrupted, data, 
     assert_bitwise_equal(load(runs(tmp_path)[1] / "checkpoints" / "last.ckpt"), uninterrupted)
 
 
+@pytest.mark.slow
 def test_sigusr1_saves_last_checkpoint_outside_slurm(data, tmp_path):
     stopped = train(
         KILL, "+callbacks.kill.step=2", "+callbacks.kill.sig=SIGUSR1", tmp=tmp_path, data=data
@@ -128,6 +132,7 @@ def test_sigusr1_saves_last_checkpoint_outside_slurm(data, tmp_path):
     assert load(runs(tmp_path)[0] / "checkpoints" / "last.ckpt")["global_step"] == 3
 
 
+@pytest.mark.slow
 def test_sigusr1_on_slurm_saves_and_requeues_the_job(data, tmp_path):
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -159,6 +164,7 @@ def test_sigusr1_on_slurm_saves_and_requeues_the_job(data, tmp_path):
     assert load(hpc)["global_step"] == 2
 
 
+@pytest.mark.slow
 def test_ckpt_path_last_without_an_earlier_run_is_one_clear_message(data, tmp_path):
     result = train("ckpt_path=last", tmp=tmp_path, data=data)
     output = result.stdout + result.stderr
@@ -191,6 +197,7 @@ def test_ckpt_path_last_takes_the_newest_run_of_the_same_experiment(tmp_path):
         find_last_checkpoint(task, "imagenet_subset", exclude=current)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("net", "message"),
     [
@@ -214,6 +221,7 @@ def test_resuming_into_another_network_is_one_clear_message(
     assert message in output and "Traceback" not in output
 
 
+@pytest.mark.slow
 def test_resuming_from_a_truncated_checkpoint_is_one_clear_message(uninterrupted, data, tmp_path):
     ckpt = tmp_path / "last.ckpt"
     torch.save(uninterrupted, ckpt)
@@ -309,6 +317,7 @@ def straight(exact_tmp):
     return get
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("workers", "persistent", "where", "limit"),
     [
@@ -387,6 +396,7 @@ def test_the_sanity_check_does_not_count_towards_the_best():
     assert logged == {"val/acc_best": 1.0}
 
 
+@pytest.mark.slow
 def test_a_requeued_grid_job_reports_the_same_optimized_metric(straight, exact_tmp, tmp_path):
     """SLURM requeued the job into its folder after epoch 2 started: the sweep's record of it
     (metrics.json, summary.csv) must equal that of the run that was never stopped."""

@@ -33,6 +33,8 @@ from tests.interrupt import assert_bitwise_equal, load
 from tests.test_distributed import ODD_DATA, ODD_SHAPES
 from tests.test_resume import EXACT, fit_in_process, trainer_arg
 
+pytestmark = pytest.mark.slurm
+
 README = ROOT / "README.md"
 SLURM_LOCAL = ROOT / "scripts" / "slurm_local.sh"
 # a few batches per job, as in tests/sweeps/runs.py

@@ -85,6 +85,7 @@ def test_pss_counts_a_shared_page_once_across_processes():
     assert own <= rss * 1.01
 
 
+@pytest.mark.slow
 def test_without_psutil_memory_is_not_measured_and_the_table_says_why(benchmark_run, monkeypatch):
     from alexnet_lightning.benchmarks import timing
 

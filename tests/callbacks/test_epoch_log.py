@@ -3,6 +3,7 @@
 import re
 import sys
 
+import pytest
 from lightning.pytorch.callbacks import RichProgressBar
 
 from alexnet_lightning.callbacks.epoch_log import EpochLog, duration, progress_display
@@ -17,6 +18,7 @@ LINE = re.compile(
 NOISE = ("litlogger", "litmodels", "LeafSpec", "The `srun` command is available")
 
 
+@pytest.mark.slow
 def test_a_run_without_a_terminal_logs_one_line_per_epoch_and_no_known_noise(tmp_path):
     result = run_script(
         "train.py",

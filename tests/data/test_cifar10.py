@@ -236,6 +236,7 @@ def train(*overrides: str, tmp: Path, data: Path, md5: str, url: str):
     return result
 
 
+@pytest.mark.slow
 def test_killed_mid_epoch_resumes_bitwise_with_data_cifar10(served, prepared, tmp_path):
     server, md5, _ = served
     _, data = prepared
@@ -245,6 +246,7 @@ def test_killed_mid_epoch_resumes_bitwise_with_data_cifar10(served, prepared, tm
     assert server.requests[ARCHIVE] == downloads  # the runs found the pack
 
 
+@pytest.mark.slow
 def test_offline_train_run_is_one_line_and_exit_status_2(tmp_path):
     url = closed_port_url()
     result = train(tmp=tmp_path, data=tmp_path / "data", md5="0" * 32, url=url)
@@ -268,6 +270,7 @@ def test_a_tree_of_small_images_packs_and_crops_like_cifar10(tmp_path):
     assert torch.equal(images, pixels[:8, :, 4:28, 4:28])
 
 
+@pytest.mark.slow
 def test_synthetic_archive_script_prints_the_md5_torchvision_then_accepts(tmp_path):
     script = ROOT / "scripts" / "synthetic_cifar10.py"
     command = [sys.executable, str(script), "--dest", str(tmp_path), "--per-batch", "4"]

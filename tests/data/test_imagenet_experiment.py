@@ -34,6 +34,7 @@ def subset_run(tmp_path_factory):
     return tmp, subset, only_run_folder(tmp, "train")
 
 
+@pytest.mark.slow
 def test_subset_trains_and_its_class_names_reach_the_checkpoint(subset_run):
     _, subset, run = subset_run
     manifest = json.loads((subset / "manifest.json").read_text())
@@ -45,6 +46,7 @@ def test_subset_trains_and_its_class_names_reach_the_checkpoint(subset_run):
     assert {"val/acc", "test/acc"} <= set(metrics)
 
 
+@pytest.mark.slow
 def test_ten_crop_eval_reports_beside_single_crop(subset_run, tmp_path):
     _, subset, run = subset_run
     result = run_script(

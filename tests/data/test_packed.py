@@ -247,11 +247,13 @@ def _train(*overrides: str, tmp: Path, root: Path) -> subprocess.CompletedProces
     return result
 
 
+@pytest.mark.slow
 def test_killed_mid_epoch_resumes_bitwise_with_data_packed(packed, tmp_path):
     run = functools.partial(_train, root=packed)
     assert_killed_run_resumes_bitwise(run, tmp_path, "PackedDataModule")
 
 
+@pytest.mark.slow
 def test_ddp_cpu_with_data_packed_matches_one_process(source, tmp_path):
     # 15 validation images (odd): two ranks get unpadded shards of 8 and 7
     tree = write_image_folder(tmp_path / "t", CLASSES[:3], {"train": 8, "val": 5}, size=(72, 72))
@@ -289,6 +291,7 @@ def test_ddp_cpu_with_data_packed_matches_one_process(source, tmp_path):
     assert ddp["val/loss"] == pytest.approx(one["test/loss"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_benchmark_subset_pack_times_both_loaders(tmp_path):
     out = tmp_path / "bench.json"
     command = [sys.executable, str(ROOT / "scripts" / "benchmark_subset.py"), "--pack"]

@@ -44,6 +44,7 @@ def test_experiments_compose_with_data_packed(experiment, pack, tmp_path):
     assert module.class_names == CLASSES and module.hparams.image_size == 64
 
 
+@pytest.mark.slow
 def test_alexnet_paper_fits_on_a_pack_and_eval_reports_ten_crop(pack, tmp_path):
     tiny = [
         "data=packed",

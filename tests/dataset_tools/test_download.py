@@ -282,6 +282,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_help_run_and_error(tmp_path: Path) -> None:
     helped = run_cli("--help")
     assert helped.returncode == 0 and "--dataset" in helped.stdout and "--url" in helped.stdout

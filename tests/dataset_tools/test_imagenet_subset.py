@@ -348,6 +348,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_help() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
@@ -355,6 +356,7 @@ def test_cli_help() -> None:
         assert option in result.stdout
 
 
+@pytest.mark.slow
 def test_cli_builds_and_reports_user_errors(sources: dict, tmp_path: Path) -> None:
     classes = tmp_path / "classes.txt"
     classes.write_text("\n".join(WNIDS[:2]) + "\n")

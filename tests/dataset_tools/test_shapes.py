@@ -184,6 +184,7 @@ def test_bad_arguments_raise_config_error(tmp_path: Path, name: str, value: obje
     assert not (tmp_path / "shapes").exists()
 
 
+@pytest.mark.slow
 def test_two_processes_at_once_build_one_valid_dataset(tmp_path: Path) -> None:
     root = tmp_path / "shapes"
     opts = {**SMALL, "train_per_class": 12}

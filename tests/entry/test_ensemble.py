@@ -76,6 +76,7 @@ def test_mismatched_input_size_names_both_checkpoints(shared, tmp_path):
         _eval(shared, tmp_path, f"ckpt_path=[{shared['a']},{small}]")
 
 
+@pytest.mark.slow
 def test_mismatched_classes_end_in_one_line_and_exit_2(shared, tmp_path):
     other = write_checkpoint(tmp_path / "three.ckpt", class_names=["a", "b", "c"])
     result = run_script(

@@ -28,6 +28,8 @@ from alexnet_lightning.entry.cli import optimized_value, run_task
 from alexnet_lightning.utils.hparams_session import HEADLINE, METRICS
 from tests.conftest import ROOT, TINY_SHAPES
 
+pytestmark = pytest.mark.slow
+
 # One short epoch and no pictures: the runs are here for what they write about themselves.
 QUICK = [
     "trainer.max_epochs=1",

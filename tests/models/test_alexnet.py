@@ -21,6 +21,7 @@ def test_torchvision_layout_matches_torchvision():
     assert all(ours[k].shape == theirs[k].shape for k in ours)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["half", "paper", "torchvision"])
 @pytest.mark.parametrize("size", [224, 160, 96, 64])
 def test_output_shape_at_several_crop_sizes(variant, size):
@@ -125,6 +126,7 @@ def test_torchvision_weights_load_from_a_local_file(tmp_path):
     torch.testing.assert_close(small.features[0].weight, reference.features[0].weight)
 
 
+@pytest.mark.slow
 def test_weights_of_another_variant_are_refused_clearly(tmp_path):
     from omegaconf import OmegaConf
 
@@ -162,6 +164,7 @@ def test_channels_last_keeps_outputs_and_checkpoint_keys():
     torch.testing.assert_close(fast(images), plain(images), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_compiled_network_runs_through_dynamo_and_matches_eager():
     """model.compile=true compiles the network in place (Module.compile). Inductor, the default
     backend, generates and builds C++ on a CPU: 110 s for this network on the 2-core dev

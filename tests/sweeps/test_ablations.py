@@ -74,6 +74,7 @@ ARM_BUILDS = {
 POOLS = (nn.MaxPool2d, nn.AvgPool2d)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ARM_BUILDS))
 def test_each_arm_builds_the_network_it_names(name, tmp_path):
     assert set(ARM_BUILDS) == {p.stem for p in (CONF / "arm").glob("*.yaml")}
@@ -270,6 +271,7 @@ def job_metrics(sweep: Path, job: str) -> dict:
     return json.loads((sweep / job / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_two_job_ablation_runs_both_arms_and_writes_its_table_and_plot(tmp_path):
     result = run_sweep(
         tmp_path, "experiment=ablation/lrn", *tiny_cifar10(tmp_path), "trainer.max_epochs=2"
@@ -299,6 +301,7 @@ def test_two_job_ablation_runs_both_arms_and_writes_its_table_and_plot(tmp_path)
     assert (sweep / "plots" / "ablation_lrn.png").stat().st_size > 5000
 
 
+@pytest.mark.slow
 def test_tiny_figure1_stops_each_activation_at_the_target_and_reports_the_ratio(tmp_path):
     # every run reaches a 100% target in its first epoch: EarlyStopping must end it there
     result = run_sweep(

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 from omegaconf import OmegaConf
 
 from alexnet_lightning.sweeps import continue_sweep
@@ -41,6 +42,7 @@ def kill_in_second_job(tmp_path) -> None:
     proc.wait()
 
 
+@pytest.mark.slow
 def test_rerunning_a_killed_sweep_runs_the_missing_jobs_only(tmp_path):
     kill_in_second_job(tmp_path)
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()

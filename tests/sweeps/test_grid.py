@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.sweeps.runs import (
     FAST,
@@ -18,6 +20,7 @@ from tests.sweeps.runs import (
 )
 
 
+@pytest.mark.slow
 def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
     result = run_sweep(
         tmp_path,
@@ -86,6 +89,7 @@ def test_grid_2x2_writes_four_run_folders_and_the_report(tmp_path):
     assert (sweep / "plots" / "data.batch_size.png").is_file()
 
 
+@pytest.mark.slow
 def test_grid_job_that_fails_leaves_the_others_running_and_is_reported(tmp_path):
     result = run_sweep(
         tmp_path,

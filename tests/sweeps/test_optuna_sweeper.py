@@ -25,6 +25,7 @@ from tests.sweeps.runs import (
 )
 
 
+@pytest.mark.slow
 def test_optuna_sweep_of_three_trials_names_the_best(tmp_path):
     started = time.perf_counter()
     result = run_sweep(tmp_path, *OPTUNA, "hydra.sweeper.n_trials=3")
@@ -64,6 +65,7 @@ def test_optuna_sweep_of_three_trials_names_the_best(tmp_path):
     print(f"3-trial Optuna sweep: {wall:.1f} s wall")  # the README's measured figure
 
 
+@pytest.mark.slow
 def test_killed_optuna_sweep_resumes_without_repeating_trials(tmp_path):
     command = sweep_command(tmp_path, *OPTUNA, "hydra.sweeper.n_trials=3")
     sweep = optuna_sweep_dir(tmp_path)
@@ -116,6 +118,7 @@ def search_config_dir(tmp_path) -> Path:
     return tmp_path / "conf"
 
 
+@pytest.mark.slow
 def test_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, search_config_dir):
     result = run_sweep(
         tmp_path,
@@ -135,6 +138,7 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, search_config
     assert "loss is" in result.stdout + result.stderr  # the job's own message, logged
 
 
+@pytest.mark.slow
 def test_too_many_failures_stop_the_sweep_with_a_message(tmp_path, search_config_dir):
     result = run_sweep(
         tmp_path,
@@ -151,6 +155,7 @@ def test_too_many_failures_stop_the_sweep_with_a_message(tmp_path, search_config
     assert [r["state"] for r in read_summary(sweep)] == ["failed"]  # report written anyway
 
 
+@pytest.mark.slow
 def test_a_search_dimension_optuna_cannot_sample_ends_in_one_message(tmp_path):
     result = run_sweep(tmp_path, *OPTUNA, "model.optimizer.lr=glob(*)")
     assert result.returncode == 1
@@ -158,6 +163,7 @@ def test_a_search_dimension_optuna_cannot_sample_ends_in_one_message(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_pruned_trial_stops_early_and_shows_as_pruned(tmp_path):
     result = run_sweep(
         tmp_path,
@@ -196,6 +202,7 @@ def test_optuna_sweeper_tells_a_nan_or_missing_metric_as_failed(returned, state)
     assert study.trials[0].state == told
 
 
+@pytest.mark.slow
 def test_optuna_sweep_on_the_joblib_launcher_runs_two_trials_at_once(tmp_path):
     """The README's parallel sweep: hydra/launcher=joblib with n_jobs=2 runs the jobs, and the
     sweeper's n_jobs=2 asks Optuna for two trials per batch."""

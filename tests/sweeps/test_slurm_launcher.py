@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 from tests.sweeps.runs import FAST, read_summary, run_sweep
 
 
+@pytest.mark.slow
 def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path):
     result = run_sweep(
         tmp_path,
