@@ -13,7 +13,8 @@ def test_jobs_are_grouped_by_all_but_the_seed_and_towers_reported(tmp_path):
     for job, (groups, seed) in enumerate([(1, 0), (2, 0), (1, 1), (2, 1)]):
         folder = sweep / str(job)
         (folder / ".hydra").mkdir(parents=True)
-        overrides = [f"model.net.groups={groups}", f"seed={seed}"]
+        overrides = [f"model.net.groups={groups}", f"seed={seed}", "data.md5=0123abcd"]
+        overrides += [f"data.archive_dir={tmp_path / 'a' / 'long' / 'path'}"]
         (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
         write_checkpoint(folder / "checkpoints" / "best.ckpt", seed=job, groups=groups)
     one, two = kernel_groups(sweep)

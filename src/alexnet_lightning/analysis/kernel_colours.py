@@ -13,6 +13,7 @@ from alexnet_lightning.checkpoints import load_classifier
 from alexnet_lightning.errors import CheckpointError
 from alexnet_lightning.sweeps.jobs import job_dirs, job_overrides
 from alexnet_lightning.sweeps.seed_groups import mean_std_text
+from alexnet_lightning.utils.hparams_session import CURATED
 
 
 @dataclass
@@ -47,7 +48,7 @@ def kernel_groups(sweep: Path) -> list[KernelGroup]:
         checkpoint = _checkpoint(job)
         if checkpoint is None:
             continue
-        label = " ".join(o for o in job_overrides(job) if not o.startswith("seed=")) or "all"
+        label = choices_label(job_overrides(job))
         group = groups.setdefault(label, KernelGroup(f"{sweep.name} {label}"))
         model, _ = load_classifier(checkpoint)
         group.checkpoints.append(checkpoint)
@@ -57,10 +58,18 @@ def kernel_groups(sweep: Path) -> list[KernelGroup]:
     return list(groups.values())
 
 
+def choices_label(overrides: list[str]) -> str:
+    """The overrides a researcher varies (HParams' curated keys) but the seed: data paths and
+    checksums given on the command line say nothing about the group and make names too long."""
+    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in CURATED]
+    return " ".join(o for o in kept if not o.startswith("seed=")) or "all"
+
+
 def write_group_figure(group: KernelGroup, path: Path) -> Path:
     """Figure 3 of the group's first job (its lowest seed), as a PNG of a few dozen KB."""
     model, _ = load_classifier(group.checkpoints[0])
-    figure = kernel_figure(model.net, title=f"{group.label}: {group.checkpoints[0]}")
+    job = group.checkpoints[0].parent.parent.name
+    figure = kernel_figure(model.net, title=f"{group.label}, job {job}")
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(figure.image).save(path, optimize=True)
     return path
