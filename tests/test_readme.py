@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Glob
 from omegaconf import open_dict
 
 from alexnet_lightning.config_checks import check_config
@@ -47,7 +48,10 @@ def first_of_each_sweep(overrides: list[str]) -> list[str]:
     parsed = OverridesParser.create().parse_overrides([o for o in overrides if "=" in o])
     single = []
     for override, text in zip(parsed, [o for o in overrides if "=" in o], strict=True):
-        if override.is_sweep_override():
+        if isinstance(override.value(), Glob):  # glob(*) of a config group: its options
+            options = sorted(p.stem for p in (CONF / override.key_or_group).glob("*.yaml"))
+            text = f"{override.get_key_element()}={override.value().filter(options)[0]}"
+        elif override.is_sweep_override():
             text = f"{override.get_key_element()}={next(override.sweep_string_iterator())}"
         single.append(text)
     return single
