@@ -427,6 +427,18 @@ def test_a_network_chosen_by_target_checks_its_own_crop_size(default_train_confi
         check_config(small)
 
 
+def test_data_cifar10_with_an_alexnet_size_net_names_a_command_that_works(tmp_path):
+    # what the offline CIFAR-10 message tells a user to run, and what this message names
+    with pytest.raises(ConfigError) as raised:
+        check_config(compose_config("train", ["data=cifar10"], tmp_path))
+    message = str(raised.value)
+    assert message.startswith("data.image_size=24 is invalid: it must be at least 64 for ")
+    assert "model.net.variant=cifar takes smaller crops" in message
+    assert "experiment=cifar10 sets the net" in message and "\n" not in message
+    for named in (["data=cifar10", "model.net.variant=cifar"], ["experiment=cifar10"]):
+        check_config(compose_config("train", named, tmp_path))
+
+
 def test_bad_value_cases_are_typed_by_hydra_as_by_the_shortcut(tmp_path, default_train_config):
     """The shortcut above applies overrides itself; Hydra's compose must give the same values."""
     by_key = {b[0].split("=", 1)[0]: b[0] for b in BAD_VALUES}  # one case per key

@@ -350,6 +350,8 @@ def _check_image_size(cfg: DictConfig) -> None:
     if size < MIN_IMAGE_SIZE[variant]:
         smaller = [v for v, least in MIN_IMAGE_SIZE.items() if least <= size]
         hint = f"; model.net.variant={smaller[0]} takes smaller crops" if smaller else ""
+        if "cifar10" in str(OmegaConf.select(cfg, "data._target_", default="")):
+            hint += "; for CIFAR-10, experiment=cifar10 sets the net, the crop and the recipe"
         raise ConfigError(
             f"data.image_size={size} is invalid: it must be at least {MIN_IMAGE_SIZE[variant]} "
             f"for model.net.variant={variant}{hint}"

@@ -18,9 +18,11 @@ from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.dataset_tools.synthetic_cifar10 import write_cifar10_archive
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.models.net import build_net
+from alexnet_lightning.sweeps.grouped_report import verdict
 from alexnet_lightning.sweeps.jobs import write_job_record
 from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
 from alexnet_lightning.sweeps.report import write_report
+from alexnet_lightning.sweeps.seed_groups import SeedGroup
 from tests.conftest import CONF, compose_config
 from tests.data.test_cifar10 import ARCHIVE
 from tests.sweeps.runs import read_summary, run_sweep
@@ -177,7 +179,32 @@ def test_seed_groups_give_exact_means_deviations_and_differences(tmp_path):
     assert "| `+arm=lrn_on` | 3 | 70.00 ± 5.00 | 60.00 ± 5.00 | 3.0 ± 0.0 (3 of 3) |" in report
     row = next(line for line in report.splitlines() if line.startswith("| lrn | variant"))
     assert "| +10.00 | +10.00 |" in row and "13% -> 11%" in row
+    # +10 points against a standard error of sqrt(0.1^2 / 3 + 0.05^2 / 3) = 6.45 points
+    assert row.endswith("| within noise (+1.5 se) |") and on["verdict"] == "within noise (+1.5 se)"
     assert (sweep / "plots" / "ablation_lrn.png").stat().st_size > 5000
+
+
+def seed_group(ablation: str, role: str, test_acc: list[float]) -> SeedGroup:
+    rows = [{"state": "complete", "test/acc": str(v)} for v in test_acc]
+    config = OmegaConf.create({"arm": {"ablation": ablation, "role": role, "label": role}})
+    return SeedGroup(f"+arm={role}", rows, [config] * len(rows))
+
+
+@pytest.mark.parametrize(
+    ("baseline", "variant", "expected"),
+    [
+        ([0.70, 0.71, 0.72], [0.74, 0.75, 0.76], "agrees (+4.9 se)"),  # +4 points, se 0.82
+        ([0.74, 0.75, 0.76], [0.70, 0.71, 0.72], "disagrees (-4.9 se)"),
+        ([0.70, 0.72], [0.71, 0.73], "within noise (+0.7 se)"),  # +1 point, se 1.41
+        ([0.70, 0.70], [0.71, 0.71], "agrees (+inf se)"),  # seeds agree exactly: no noise
+        ([0.70, 0.70], [0.70, 0.70], "within noise (+0.0 se)"),
+        ([0.70], [0.75, 0.76], "one seed: no verdict"),
+    ],
+)
+def test_verdict_weighs_the_difference_against_its_standard_error(baseline, variant, expected):
+    groups = [seed_group("lrn", "baseline", baseline), seed_group("lrn", "variant", variant)]
+    assert verdict(groups[1], groups[0]) == expected
+    assert verdict(groups[1], None) == "no baseline"
 
 
 def test_figure1_report_gives_epochs_time_and_the_ratio_per_condition(tmp_path):
@@ -194,6 +221,9 @@ def test_figure1_report_gives_epochs_time_and_the_ratio_per_condition(tmp_path):
         ([], "tanh", 0.01, slow_tanh),
         (plain, "relu", 0.02, [[0.5, 0.2]]),
         (plain, "tanh", 0.02, [[0.6, 0.4, 0.3, 0.2]]),
+        # a third where tanh never gets there: a lower bound
+        (["model.optimizer.momentum=0"], "relu", 0.02, [[0.5, 0.4, 0.3, 0.2]]),
+        (["model.optimizer.momentum=0"], "tanh", 0.02, [[0.7, 0.6, 0.5, 0.45, 0.4, 0.3]]),
     ]
     job = 0
     for extra, activation, lr, runs in settings:
@@ -225,7 +255,11 @@ def test_figure1_report_gives_epochs_time_and_the_ratio_per_condition(tmp_path):
         "- `model.net.init_weights=false`: 4.0 / 2.0 epochs = **2.00x**; "
         "in training time 8.0 / 4.0 s = 2.00x."
     ) in report
-    for plot in ("figure1.png", "figure1_2.png"):
+    assert (
+        "- `model.optimizer.momentum=0`: more than 6 / 4.0 epochs = **> 1.50x** (tanh did not "
+        "reach 25% training error in the 6 epochs it ran at any learning rate"
+    ) in report
+    for plot in ("figure1.png", "figure1_2.png", "figure1_3.png"):
         assert (sweep / "plots" / plot).stat().st_size > 5000
 
 

@@ -9,11 +9,12 @@ TensorBoard events).
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
 from alexnet_lightning.sweeps.figure1_report import figure1_section
-from alexnet_lightning.sweeps.paper import PAPER_EFFECTS
+from alexnet_lightning.sweeps.paper import PAPER_EFFECTS, PAPER_SIGN
 from alexnet_lightning.sweeps.plots import plot_learning_curves
 from alexnet_lightning.sweeps.seed_groups import (
     METRICS,
@@ -30,6 +31,10 @@ from alexnet_lightning.sweeps.seed_groups import (
 
 GROUPS_FILE = "groups.csv"
 ABLATION_PANELS = ("train/error", "val/acc")
+# The metric a verdict is drawn on, and how many standard errors of the difference count as
+# more than noise (about a 95% two-sided interval).
+VERDICT_METRIC = "test/acc"
+NOISE_SE = 2.0
 
 
 def grouped_report(
@@ -102,12 +107,16 @@ def _seed_table(groups: list[SeedGroup], target: float, common: list[str]) -> li
 
 def _ablation_table(groups: list[SeedGroup]) -> list[str]:
     header = ["ablation", "arm", "jobs", *METRICS, *(f"Δ {m}" for m in METRICS), "the paper"]
+    header.append("verdict")
     lines = [
         "",
         "## Ablations",
         "",
         "Δ: the arm's mean minus its baseline's, in accuracy points. The paper gives error "
-        "changes: an error -1.4 is an accuracy +1.4.",
+        "changes: an error -1.4 is an accuracy +1.4. Verdict, on Δ "
+        f"{VERDICT_METRIC}: *within noise* when it is less than {NOISE_SE:g} standard errors of "
+        "the difference (from the seeds' deviations), else *agrees* or *disagrees* with the "
+        "direction the paper reports (every idea helps).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + " --- |" * len(header),
@@ -124,8 +133,31 @@ def _ablation_table(groups: list[SeedGroup]) -> list[str]:
         cells += [mean_std_text(g.values(m), 100, 2) for m in METRICS]
         cells += [_signed(_diff(g, baseline, m)) for m in METRICS]
         cells.append(PAPER_EFFECTS.get(name, "-") if role != "baseline" else "")
+        cells.append(verdict(g, baseline) if role != "baseline" else "")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def verdict(variant: SeedGroup, baseline: SeedGroup | None) -> str:
+    """Whether the variant's difference from its baseline in VERDICT_METRIC is noise, or has
+    the paper's sign: a two-sample comparison of means with the standard error of the
+    difference, sqrt(s_v^2 / n_v + s_b^2 / n_b)."""
+    if baseline is None:
+        return "no baseline"
+    ours, theirs = variant.values(VERDICT_METRIC), baseline.values(VERDICT_METRIC)
+    if len(ours) < 2 or len(theirs) < 2:
+        return "one seed: no verdict"
+    (mean_v, sd_v), (mean_b, sd_b) = mean_std(ours), mean_std(theirs)
+    diff = mean_v - mean_b
+    se = (sd_v**2 / len(ours) + sd_b**2 / len(theirs)) ** 0.5
+    # seeds that all agree: any difference is more than noise
+    sigmas = diff / se if se > 0 else (math.copysign(math.inf, diff) if diff else 0.0)
+    if abs(sigmas) < NOISE_SE:
+        return f"within noise ({sigmas:+.1f} se)"
+    expected = PAPER_SIGN.get(variant.arm()[0], 0)
+    if expected == 0:
+        return f"differs ({sigmas:+.1f} se); the paper gives no direction"
+    return f"{'agrees' if sigmas * expected > 0 else 'disagrees'} ({sigmas:+.1f} se)"
 
 
 def _ablation_plots(plots: Path, groups: list[SeedGroup]) -> list[Path]:
@@ -151,7 +183,7 @@ def _write_csv(path: Path, groups: list[SeedGroup], target: float) -> Path:
     columns = ["group", "ablation", "role", "jobs"]
     for m in METRICS:
         columns += [f"{m} mean", f"{m} std", f"{m} diff"]
-    columns += ["epochs to target mean", "epochs to target std", "reached", "paper"]
+    columns += ["epochs to target mean", "epochs to target std", "reached", "paper", "verdict"]
     with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=columns)
         writer.writeheader()
@@ -167,5 +199,6 @@ def _write_csv(path: Path, groups: list[SeedGroup], target: float) -> Path:
             row["epochs to target mean"], row["epochs to target std"] = mean_std(reached)
             row["reached"] = len(reached)
             row["paper"] = PAPER_EFFECTS.get(name, "") if role == "variant" else ""
+            row["verdict"] = verdict(g, baseline) if role == "variant" else ""
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return path
