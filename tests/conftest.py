@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
+# HParams' metric columns, in the order TensorBoard shows them (metrics.METRICS' hparams)
+HPARAMS_METRICS = ("val/acc_best", "val/acc", "val/loss", "train/acc", "train/loss")
+
 
 def write_image_folder(
     root: Path,

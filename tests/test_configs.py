@@ -338,7 +338,11 @@ BAD_VALUES = [
     ("model.net.groups=0", "model.net.groups=0", "an integer >= 1"),
     ("model.net.dropout=1.0", "model.net.dropout=1.0", "a number in [0.0, 1.0)"),
     ("model.label_smoothing=-1", "model.label_smoothing=-1", "a number in [0.0, 1.0)"),
-    ("model.monitor=val/accuracy", "model.monitor='val/accuracy'", "one of val/acc, "),
+    (
+        "model.monitor=val/accuracy",
+        "model.monitor='val/accuracy'",
+        "one of train/loss, val/loss, train/acc, val/acc, val/acc_best, ",
+    ),
     ("model.compile=maybe", "model.compile='maybe'", "true or false"),
     # model/optimizer
     ("model.optimizer.lr=-0.1", "model.optimizer.lr=-0.1", "a number > 0.0"),

@@ -19,6 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from alexnet_lightning import metrics
 from alexnet_lightning.errors import ConfigError
 from alexnet_lightning.models.variants import (
     ACTIVATIONS,
@@ -29,16 +30,6 @@ from alexnet_lightning.models.variants import (
     target_of,
 )
 
-# Metrics the LightningModule logs, i.e. what a scheduler, checkpoint or sweep may watch.
-LOGGED_METRICS = (
-    "val/acc",
-    "val/acc_best",
-    "val/acc_top5",
-    "val/loss",
-    "train/acc",
-    "train/error",
-    "train/loss",
-)
 # Lightning's precision flags (lightning.fabric.connector._PRECISION_INPUT).
 PRECISIONS = (
     "32-true",
@@ -55,8 +46,6 @@ PRECISIONS = (
     "transformer-engine-float16",
 )
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
-# what a run returns to a sweeper: the logged metrics and the test split's
-RESULT_METRICS = (*LOGGED_METRICS, "test/acc", "test/acc_top5", "test/loss")
 
 Rule = tuple[Callable[[Any], bool], str]
 
@@ -93,6 +82,22 @@ def number(low: float, high: float | None = None, *, open_low=False, open_high=T
 
 def choice(*options: Any) -> Rule:
     return (lambda v: v in options), "one of " + ", ".join(str(o) for o in options)
+
+
+class _Listed:
+    """The allowed metric tags as text, read from the metrics table when a message is made."""
+
+    def __init__(self, tags: Callable[[], tuple[str, ...]]) -> None:
+        self.tags = tags
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(self.tags())
+
+
+def metric(tags: Callable[[], tuple[str, ...]]) -> Rule:
+    """A tag of metrics.METRICS that ``tags`` lists (read at check time, so a metric added
+    there is accepted with no change here)."""
+    return (lambda v: v in tags()), _Listed(tags)
 
 
 def boolean() -> Rule:
@@ -132,7 +137,7 @@ RULES: dict[str, Rule] = {
     "test": boolean(),
     "scale_lr": boolean(),
     "lr_reference_batch": integer(1, 256),
-    "optimized_metric": choice(*RESULT_METRICS),
+    "optimized_metric": metric(metrics.results),
     "tta": choice("none", "ten_crop"),
     "split": choice("val", "test"),
     "top_k": integer(1, 5),
@@ -175,7 +180,7 @@ RULES: dict[str, Rule] = {
     "model.net.groups": integer(1, 2, note="(2: the paper's two-GPU connectivity)"),
     "model.net.init_weights": boolean(),
     "model.label_smoothing": number(0.0, 1.0, eg="0.1"),
-    "model.monitor": choice(*LOGGED_METRICS),
+    "model.monitor": metric(metrics.watchable),
     "model.compile": boolean(),
     "model.channels_last": boolean(),
     # model/optimizer
@@ -237,11 +242,11 @@ RULES: dict[str, Rule] = {
         "simple, advanced, pytorch (or null)",
     ),
     # callbacks
-    "callbacks.model_checkpoint.monitor": choice(*LOGGED_METRICS),
+    "callbacks.model_checkpoint.monitor": metric(metrics.watchable),
     "callbacks.model_checkpoint.mode": choice("max", "min"),
     "callbacks.model_checkpoint.save_top_k": integer(0, 1, also=(-1,)),
     "callbacks.step_checkpoint.every_n_train_steps": integer(0, 500, note="(0: off)"),
-    "callbacks.early_stopping.monitor": choice(*LOGGED_METRICS),
+    "callbacks.early_stopping.monitor": metric(metrics.watchable),
     "callbacks.early_stopping.mode": choice("max", "min"),
     "callbacks.early_stopping.patience": integer(0, 5),
     "callbacks.early_stopping.min_delta": number(0.0, eg="0.0"),
@@ -338,6 +343,29 @@ def check_config(cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, "data.packed_on_device", default=None) is not None:
         refuse_file_options(cfg.data)  # only a packed source has that key
     _check_image_size(cfg)
+    _check_modes(cfg)
+
+
+# (what watches, its metric key, its mode key)
+WATCHERS = (
+    ("callbacks.model_checkpoint", "monitor", "mode"),
+    ("callbacks.early_stopping", "monitor", "mode"),
+    ("model", "monitor", "scheduler.mode"),  # ReduceLROnPlateau's
+)
+
+
+def _check_modes(cfg: DictConfig) -> None:
+    """Each watcher's mode is the way its metric gets better (metrics.METRICS)."""
+    for prefix, tag_key, mode_key in WATCHERS:
+        tag = OmegaConf.select(cfg, f"{prefix}.{tag_key}", default=None)
+        mode = OmegaConf.select(cfg, f"{prefix}.{mode_key}", default=None)
+        if tag in metrics.tags() and mode in ("max", "min") and mode != metrics.mode_of(tag):
+            better = metrics.mode_of(tag)
+            raise ConfigError(
+                f"{prefix}.{mode_key}={mode} is invalid: {tag} is better when "
+                f"{'higher' if better == 'max' else 'lower'}; set {prefix}.{mode_key}={better} "
+                f"(or {prefix}.{tag_key} to another metric)"
+            )
 
 
 def _check_image_size(cfg: DictConfig) -> None:

@@ -25,8 +25,8 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from alexnet_lightning.dataset_tools.synthetic_cifar10 import write_cifar10_archive
 from alexnet_lightning.entry.cli import optimized_value, run_task
-from alexnet_lightning.utils.hparams_session import HEADLINE, METRICS
-from tests.conftest import ROOT, TINY_SHAPES
+from alexnet_lightning.utils.hparams_session import HEADLINE
+from tests.conftest import HPARAMS_METRICS, ROOT, TINY_SHAPES
 
 pytestmark = pytest.mark.slow
 
@@ -178,7 +178,7 @@ def test_session_values_are_typed_and_the_networks_as_built(logs):
     types = {info.name: info.type for info in experiment.hparam_infos}
     assert types["data.batch_size"] == api_pb2.DATA_TYPE_FLOAT64  # HParams' one number type
     assert types["model.net.lrn"] == api_pb2.DATA_TYPE_BOOL
-    assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
+    assert [m.name.tag for m in experiment.metric_infos] == list(HPARAMS_METRICS)
 
 
 def test_every_run_logs_every_metric_column(logs):
@@ -187,7 +187,7 @@ def test_every_run_logs_every_metric_column(logs):
     mux.AddRunsFromDirectory(str(logs["logs"]))
     mux.Reload()
     for run, tags in mux.Runs().items():  # the server's reader holds scalars as tensors
-        assert set(METRICS) <= set(tags["tensors"]), run
+        assert set(HPARAMS_METRICS) <= set(tags["tensors"]), run
 
 
 def test_each_session_ends_with_its_status(logs):

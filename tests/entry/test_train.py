@@ -14,8 +14,9 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.custom_scalar import metadata as custom_scalars_metadata
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from alexnet_lightning.utils.hparams_session import CURATED, HEADLINE, METRICS
-from tests.conftest import ROOT, TINY_DATA, TINY_SHAPES
+from alexnet_lightning.metrics import CHARTS, METRICS, tags
+from alexnet_lightning.utils.hparams_session import CURATED, HEADLINE
+from tests.conftest import HPARAMS_METRICS, ROOT, TINY_DATA, TINY_SHAPES
 from tests.runs import (
     HEAVY_MODULES,
     child_cpu_seconds,
@@ -113,18 +114,23 @@ def test_tensorboard_events_hold_scalars_images_and_hparams(trained):
     assert hparams_params(trained)["tags"].string_value == "tiny,run_test"
 
 
+def test_every_logged_scalar_is_declared_once_in_the_metrics_table(trained):
+    scalars = set(events(trained).Tags()["scalars"])
+    declared = tags()
+    assert len(set(declared)) == len(declared)
+    # a declared tag or a family under one (train/lr/<group>, kernels/colourfulness/tower1)
+    assert {
+        t for t in scalars if not any(t == d or t.startswith(f"{d}/") for d in declared)
+    } == set()
+    # what the module computes or logs itself, in every stage this run ran
+    assert {m.tag for m in METRICS if m.by == "module"} <= scalars
+
+
 def test_custom_scalars_layout_puts_train_and_val_on_one_chart(trained):
     (event,) = events(trained).Tensors(custom_scalars_metadata.CONFIG_SUMMARY_TAG)
     layout = layout_pb2.Layout.FromString(event.tensor_proto.string_val[0])
     charts = {chart.title: list(chart.multiline.tag) for c in layout.category for chart in c.chart}
-    assert set(charts) == {
-        "Loss",
-        "Loss per step",
-        "Accuracy",
-        "Learning rate",
-        "Throughput (images/s)",
-        "First-layer kernels' Lab chroma",
-    }
+    assert list(charts) == list(CHARTS)  # each shows the tags below
     scalars = events(trained).Tags()["scalars"]
 
     def shown(chart: str) -> set[str]:  # TensorBoard matches each regex from a tag's start
@@ -143,7 +149,7 @@ def test_hparams_session_lists_the_curated_keys_and_metrics(trained):
     experiment = hparams_metadata.parse_experiment_plugin_data(
         content[hparams_metadata.EXPERIMENT_TAG]
     )
-    assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
+    assert [m.name.tag for m in experiment.metric_infos] == list(HPARAMS_METRICS)
     columns = {info.name: info for info in experiment.hparam_infos}
     params = hparams_params(trained)
     # the curated keys, named as typed, whatever the command line overrode

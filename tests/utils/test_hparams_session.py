@@ -9,12 +9,11 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from alexnet_lightning.utils.hparams_session import (
     CURATED,
     HEADLINE,
-    METRICS,
     curated_hparams,
     hparams_summaries,
 )
 from alexnet_lightning.utils.run_files import hparams_session_end
-from tests.conftest import compose_config
+from tests.conftest import HPARAMS_METRICS, compose_config
 
 
 def test_curated_hparams_of_an_sgd_imagefolder_run(tmp_path):
@@ -44,7 +43,7 @@ def test_curated_hparams_of_an_sgd_imagefolder_run(tmp_path):
     experiment = hparams_metadata.parse_experiment_plugin_data(
         columns.value[0].metadata.plugin_data.content
     )
-    assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
+    assert [m.name.tag for m in experiment.metric_infos] == list(HPARAMS_METRICS)
     names = [h.name for h in experiment.hparam_infos]
     assert names == sorted(HEADLINE) + sorted(set(CURATED) - set(HEADLINE))  # TensorBoard's
     types = {h.name: h.type for h in experiment.hparam_infos}

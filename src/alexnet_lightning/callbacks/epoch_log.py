@@ -22,10 +22,9 @@ import lightning as L
 from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 
 from alexnet_lightning.callbacks.throughput import batch_images
+from alexnet_lightning.metrics import ranked
 
 log = logging.getLogger(__name__)
-
-METRICS = ("train/loss", "val/loss", "val/acc")
 
 
 def has_terminal() -> bool:
@@ -102,7 +101,9 @@ class EpochLog(ProgressBar):
         parts = [f"epoch {trainer.current_epoch + 1}/{_total(trainer.max_epochs)}"]
         parts.append(f"step {trainer.global_step}")
         metrics = trainer.callback_metrics
-        parts += [f"{name} {float(metrics[name]):.4f}" for name in METRICS if name in metrics]
+        parts += [
+            f"{name} {float(metrics[name]):.4f}" for name in ranked("epoch_line") if name in metrics
+        ]
         if self._train_seconds > 0:
             rate = self._images * trainer.world_size / self._train_seconds
             parts.append(f"images/s {rate:.0f}")

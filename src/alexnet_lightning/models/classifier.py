@@ -1,5 +1,5 @@
-"""LightningModule: a network (AlexNet by default) trained with cross-entropy, top-1/top-5
-accuracy from torchmetrics."""
+"""LightningModule: a network (AlexNet by default) trained with cross-entropy, the metrics
+metrics.METRICS declares computed with torchmetrics."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import MaxMetric, Metric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet_lightning.compat import batches_taken_this_epoch
+from alexnet_lightning.metrics import computed
 from alexnet_lightning.models.divergence import NonFiniteLossWatch
 from alexnet_lightning.models.net import build_net, current_spec
 from alexnet_lightning.models.weighted_mean import WeightedMean
@@ -52,14 +52,11 @@ BEST_KEY = "val_acc_best.max_value"
 TRAIN_EPOCH_KEY = "train_epoch_metrics"
 
 
-def accuracy_metrics(num_classes: int, prefix: str) -> MetricCollection:
-    return MetricCollection(
-        {
-            "acc": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
-            "acc_top5": MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro"),
-        },
-        prefix=prefix,
-    )
+def stage_collection(num_classes: int, stage: str, prefix: str | None = None) -> MetricCollection:
+    """The metrics metrics.METRICS has the module compute in ``stage``, logged as
+    ``<prefix><name>`` (``prefix`` defaults to ``<stage>/``)."""
+    made = {name: make(num_classes) for name, make in computed(stage).items()}
+    return MetricCollection(made, prefix=f"{stage}/" if prefix is None else prefix)
 
 
 class AlexNetClassifier(L.LightningModule):
@@ -115,11 +112,11 @@ class AlexNetClassifier(L.LightningModule):
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-        self.train_metrics = accuracy_metrics(num_classes, "train/")
+        self.train_metrics = stage_collection(num_classes, "train")
         self.train_loss = WeightedMean()
         self._resumed_train_epoch: dict[str, Any] | None = None
-        self.val_metrics = accuracy_metrics(num_classes, "val/")
-        self.test_metrics = accuracy_metrics(num_classes, "test/")
+        self.val_metrics = stage_collection(num_classes, "val")
+        self.test_metrics = stage_collection(num_classes, "test")
         # Loss means as metric objects: their sums and counts are synchronised across ranks, so
         # with shards of unequal size the value still equals the single-process one.
         self.eval_loss = nn.ModuleDict({"val": WeightedMean(), "test": WeightedMean()})

@@ -11,7 +11,7 @@ from torch import nn
 
 from alexnet_lightning.models.classifier import (
     AlexNetClassifier,
-    accuracy_metrics,
+    stage_collection,
     view_averaged_logits,
 )
 
@@ -25,7 +25,9 @@ class EnsembleClassifier(L.LightningModule):
         self.members = nn.ModuleList(members)
         classes = members[0].num_classes
         names = [f"member{i}" for i in range(len(members))] + ["ensemble"]
-        self.metrics = nn.ModuleDict({n: accuracy_metrics(classes, f"test/{n}/") for n in names})
+        self.metrics = nn.ModuleDict(
+            {n: stage_collection(classes, "test", f"test/{n}/") for n in names}
+        )
 
     @staticmethod
     def probabilities(member: nn.Module, images: torch.Tensor) -> torch.Tensor:

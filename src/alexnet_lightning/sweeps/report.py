@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from alexnet_lightning.metrics import tags
 from alexnet_lightning.sweeps.grouped_report import grouped_report
 from alexnet_lightning.sweeps.plots import plot_against, plot_history
 from alexnet_lightning.sweeps.summary import metric_value, summary_rows, write_summary
@@ -69,7 +70,7 @@ def _write_markdown(
     known = ["complete", "pruned", "failed"]
     known += sorted(set(states) - set(known))  # "interrupted": a killed sweep's, run again
     counts = ", ".join(f"{states.count(s)} {s}" for s in known)
-    metrics = list(dict.fromkeys([metric, "val/acc_best", "test/acc"]))
+    metrics = list(dict.fromkeys([metric, *tags(report=True)]))
     header = ["job", "state", *metrics, "epochs", "wall s", *swept]
     lines = [
         f"# Sweep {sweep_dir.name}",

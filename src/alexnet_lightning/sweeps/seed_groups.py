@@ -11,11 +11,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet_lightning.metrics import tags
 from alexnet_lightning.sweeps.curves import Curve, first_epoch_below, read_curves, value_at
 
-METRICS = ("val/acc_best", "test/acc")
-# The per-epoch scalars the report plots and counts epochs with.
-CURVE_TAGS = ("train/error", "train/loss", "val/acc", "val/loss", "train/time_s")
+# The report's columns and the per-epoch scalars it plots and counts epochs with.
+METRICS = tags(report=True)
+CURVE_TAGS = tags(curve=True)
 # Figure 1's target; experiment=figure1 may set another (figure1.target_error).
 TARGET_ERROR = 0.25
 

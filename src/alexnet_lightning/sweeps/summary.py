@@ -8,21 +8,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from alexnet_lightning.metrics import tags
 from alexnet_lightning.sweeps.jobs import job_dirs, job_overrides, read_job_record
 
 SUMMARY_FILE = "summary.csv"
-COLUMNS = (
-    "job",
-    "overrides",
-    "state",
-    "optimized_metric",
-    "val/acc_best",
-    "test/acc",
-    "epochs",
-    "wall_s",
-    "best_ckpt",
-    "log",
-)
+# the metrics: metrics.METRICS' report columns
+COLUMNS = ("job", "overrides", "state", "optimized_metric", *tags(report=True))
+COLUMNS += ("epochs", "wall_s", "best_ckpt", "log")
 
 
 def job_row(job_dir: Path, metric_name: str | None) -> dict[str, Any]:
@@ -45,8 +37,7 @@ def job_row(job_dir: Path, metric_name: str | None) -> dict[str, Any]:
         "overrides": " ".join(job_overrides(job_dir)),
         "state": job.get("state", "complete" if metrics else "failed"),
         "optimized_metric": metrics.get(metric_name, "") if metric_name else "",
-        "val/acc_best": metrics.get("val/acc_best", ""),
-        "test/acc": metrics.get("test/acc", ""),
+        **{tag: metrics.get(tag, "") for tag in tags(report=True)},
         "epochs": epochs,
         "wall_s": job.get("wall_s", ""),
         "best_ckpt": str(best) if best.is_file() else "",

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
 
+from alexnet_lightning.metrics import ranked
 from alexnet_lightning.models.net import built_value
 from alexnet_lightning.sweeps.jobs import TRIAL_KEY
 from alexnet_lightning.utils.run_names import swept_keys
@@ -54,9 +55,6 @@ HEADLINE = ("experiment", "data", "model.net.variant", "model.optimizer.lr", "se
 NET_DEFAULTS = ("model.net.dropout", "model.net.lrn")
 # The value of a column this run has nothing for (a network without these switches).
 NONE = "none"
-# The HParams table's metric columns, in this order (TensorBoard shows the first five): logged
-# by every training run, with or without a test split.
-METRICS = ("val/acc_best", "val/acc", "val/loss", "train/acc", "train/loss")
 # Swept keys that are sweeper plumbing, not a choice of the run.
 PLUMBING = (TRIAL_KEY, "hparams_search")
 # How a session ended, as TensorBoard's HParams records it.
@@ -66,6 +64,13 @@ STATUS = {
 }
 
 HParam = bool | float | int | str
+
+
+def metric_columns() -> tuple[str, ...]:
+    """The HParams table's metric columns, in order (TensorBoard shows the first five): the
+    metrics.METRICS entries with an ``hparams`` place, logged by every training run, with or
+    without a test split."""
+    return ranked("hparams")
 
 
 def hparams_summaries(cfg: DictConfig, trial_id: str) -> list[Summary]:
@@ -80,7 +85,7 @@ def hparams_summaries(cfg: DictConfig, trial_id: str) -> list[Summary]:
             api_pb2.HParamInfo(name=name, type=_data_type(values[name]), differs=name in first)
             for name in names
         ],
-        metric_infos=[summary_v2.Metric(tag).as_proto() for tag in METRICS],
+        metric_infos=[summary_v2.Metric(tag).as_proto() for tag in metric_columns()],
     )
     columns = _summary(
         metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)
