@@ -251,6 +251,7 @@ RULES: dict[str, Rule] = {
     "callbacks.early_stopping.patience": integer(0, 5),
     "callbacks.early_stopping.min_delta": number(0.0, eg="0.0"),
     "callbacks.lr_monitor.logging_interval": choice("step", "epoch"),
+    "callbacks.loss_watch.check_every_n_steps": integer(1, 50),
     "callbacks.rich_progress_bar.refresh_rate": integer(0, 5),
     "callbacks.rich_model_summary.max_depth": integer(-1, 2),
     "callbacks.tensorboard_images.max_images": integer(1, 32),

@@ -13,7 +13,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from alexnet_lightning.entry.train import train
 from alexnet_lightning.errors import TrainingDiverged
-from alexnet_lightning.models import classifier
 from tests.conftest import TINY_SHAPES, compose_config
 
 # What makes the host wait for a GPU: reading a device value into Python, or an op whose
@@ -87,8 +86,11 @@ def _config(tmp_path, *overrides):
 
 def test_training_steps_sync_only_for_the_periodic_divergence_check(tmp_path, counted, monkeypatch):
     every = 4
-    monkeypatch.setattr(classifier, "DIVERGENCE_CHECK_EVERY", every)
-    train(_config(tmp_path, "trainer.max_epochs=1"))
+    train(
+        _config(
+            tmp_path, "trainer.max_epochs=1", f"callbacks.loss_watch.check_every_n_steps={every}"
+        )
+    )
     # syncs between the start of one batch and the next, within an epoch (epoch ends compute
     # and log the epoch's metrics, which is allowed to wait)
     per_step = [
@@ -121,10 +123,10 @@ def test_training_steps_sync_only_for_the_periodic_divergence_check(tmp_path, co
 def test_divergence_names_the_first_bad_step_and_no_later_checkpoint(
     tmp_path, counted, monkeypatch, every
 ):
-    monkeypatch.setattr(classifier, "DIVERGENCE_CHECK_EVERY", every)
     injected["nan_at"] = 5
+    every_n = f"callbacks.loss_watch.check_every_n_steps={every}"
     with pytest.raises(TrainingDiverged, match=r"loss is nan at step 5\b") as err:
-        train(_config(tmp_path, "trainer.max_epochs=1"))
+        train(_config(tmp_path, "trainer.max_epochs=1", every_n))
     # the first checkpoint would have been the end of epoch 0, after the loss went bad
     assert "Last good checkpoint: none saved yet" in str(err.value)
     assert not list((tmp_path / "run" / "checkpoints").glob("*.ckpt"))

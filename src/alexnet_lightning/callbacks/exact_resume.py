@@ -5,8 +5,8 @@ Each part lives where its state does; this module holds the two callbacks that
 - weights, optimizer, scheduler and loop counters: Lightning's own checkpoint;
 - the position in the epoch's data order: ``ImageDataModule.state_dict`` (data/datamodule.py;
   the order and each image's crop are a function of (seed, epoch), data/samplers.py);
-- the best val/acc so far and a mid-epoch checkpoint's running train metrics: the
-  LightningModule's checkpoint hooks (models/classifier.py);
+- the best val/acc so far: the LightningModule's state_dict (models/classifier.py); a
+  mid-epoch checkpoint's running sums of the epoch's train metrics: ``TrainEpochMetricsCheckpoint``;
 - every RNG: ``RNGStateCheckpoint``; a checkpoint at a stop signal: ``PreemptionCheckpoint``;
 - last.ckpt at every epoch end or every N steps, best.ckpt by val/acc: the ModelCheckpoint
   configs (conf/callbacks/model_checkpoint.yaml); atomic writes: ``AtomicCheckpointIO``
@@ -29,7 +29,7 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from alexnet_lightning.compat import cluster_environment
+from alexnet_lightning.compat import batches_taken_this_epoch, cluster_environment
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,51 @@ class RNGStateCheckpoint(L.Callback):
         )
         python = state_dict["python"]
         random.setstate((python["version"], tuple(python["keys"]), python["gauss"]))
+
+
+TRAIN_EPOCH_KEY = "train_epoch_metrics"
+
+
+class TrainEpochMetricsCheckpoint(L.Callback):
+    """Puts the running sums of the epoch's training metrics (``train_epoch_metrics()`` of the
+    module: train/loss, train/acc, ...) into each checkpoint, and restores them when a run
+    resumes inside that epoch.
+
+    Lightning saves no metric state, so a run resumed mid-epoch would log (and write to
+    metrics.json) the mean of the batches after the resume only. Summed over ranks; rank 0
+    restores them.
+    """
+
+    def __init__(self) -> None:
+        self._saved: dict[str, Any] | None = None
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        states = {}
+        for name, metric in pl_module.train_epoch_metrics().items():
+            with metric.sync_context():  # a no-op in a single process
+                states[name] = {k: v.detach().cpu().clone() for k, v in metric.metric_state.items()}
+        checkpoint[TRAIN_EPOCH_KEY] = {"epoch": int(pl_module.current_epoch), "states": states}
+
+    def on_load_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        self._saved = checkpoint.get(TRAIN_EPOCH_KEY)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        saved, self._saved = self._saved, None
+        if saved is None or trainer.global_rank != 0:
+            return
+        # Only when batches of the checkpoint's epoch remain to run: they log these metrics,
+        # so Lightning computes and resets them at that epoch's end. The sums of an epoch
+        # that had ended would leak into the next one.
+        continues_epoch = saved["epoch"] == trainer.current_epoch
+        if not continues_epoch or batches_taken_this_epoch(trainer) >= trainer.num_training_batches:
+            return
+        for name, metric in pl_module.train_epoch_metrics().items():
+            for key, value in saved["states"].get(name, {}).items():
+                setattr(metric, key, value.to(pl_module.device))
 
 
 class PreemptionCheckpoint(L.Callback):

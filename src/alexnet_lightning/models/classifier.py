@@ -16,14 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import MaxMetric, Metric, MetricCollection
 
-from alexnet_lightning.compat import batches_taken_this_epoch
 from alexnet_lightning.metrics import computed
-from alexnet_lightning.models.divergence import NonFiniteLossWatch
 from alexnet_lightning.models.net import build_net, current_spec
 from alexnet_lightning.models.weighted_mean import WeightedMean
-
-# Training steps between two looks at the divergence check (each one waits for the GPU).
-DIVERGENCE_CHECK_EVERY = 50
 
 
 def _plain(value: Any) -> Any:
@@ -49,7 +44,6 @@ def view_averaged_logits(
 
 
 BEST_KEY = "val_acc_best.max_value"
-TRAIN_EPOCH_KEY = "train_epoch_metrics"
 
 
 def stage_collection(num_classes: int, stage: str, prefix: str | None = None) -> MetricCollection:
@@ -114,7 +108,6 @@ class AlexNetClassifier(L.LightningModule):
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.train_metrics = stage_collection(num_classes, "train")
         self.train_loss = WeightedMean()
-        self._resumed_train_epoch: dict[str, Any] | None = None
         self.val_metrics = stage_collection(num_classes, "val")
         self.test_metrics = stage_collection(num_classes, "test")
         # Loss means as metric objects: their sums and counts are synchronised across ranks, so
@@ -130,7 +123,6 @@ class AlexNetClassifier(L.LightningModule):
         # leaves metric states out of state_dict by default.
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)
-        self.divergence = NonFiniteLossWatch(every=DIVERGENCE_CHECK_EVERY)
 
     @property
     def num_classes(self) -> int:
@@ -186,22 +178,10 @@ class AlexNetClassifier(L.LightningModule):
         return {"loss": loss, "preds": logits.detach().argmax(dim=1), "targets": targets}
 
     def training_step(self, batch: Any, batch_idx: int) -> dict | None:
-        out = self._shared_step(batch, self.train_metrics, "train")
-        if out is not None:  # a non-finite loss stops the run, checked without a per-step sync
-            self.divergence.update(out["loss"], self.global_step)
-        return out
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if isinstance(outputs, Mapping) and self.global_step % self.trainer.log_every_n_steps == 0:
-            # this batch's loss, written at the next look (logging it now would make the host
-            # wait for the device at every logged step); at the steps and under the step
-            # number (0-based) at which Lightning logs step metrics
-            self.divergence.keep(outputs["loss"], self.global_step - 1)
-        if self.divergence.due(self.global_step):
-            self.divergence.check(self._log_step_losses)
+        # a non-finite loss stops the run: callbacks/loss_watch.py, without a per-step sync
+        return self._shared_step(batch, self.train_metrics, "train")
 
     def on_train_epoch_end(self) -> None:
-        self.divergence.check(self._log_step_losses)
         # over the whole epoch (restored sums of a mid-epoch resume included): the paper's
         # Figure 1 counts epochs to 25% training error. Read through Lightning, which computes
         # (and so synchronises) every epoch metric on every rank in one order; a compute() of
@@ -210,13 +190,6 @@ class AlexNetClassifier(L.LightningModule):
         if accuracy is not None:
             # the same on every rank: sync_dist only tells Lightning so (no DDP warning)
             self.log("train/error", 1.0 - accuracy, sync_dist=True)
-
-    def _log_step_losses(self, points: list[tuple[int, float]]) -> None:
-        """``train/loss_step``: the loss of one batch every ``trainer.log_every_n_steps`` steps
-        (rank 0's batch under DDP), beside the epoch mean ``train/loss``."""
-        for logger in self.loggers:
-            for step, loss in points:
-                logger.log_metrics({"train/loss_step": loss}, step=step)
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict | None:
         return self._shared_step(batch, self.val_metrics, "val")
@@ -240,38 +213,10 @@ class AlexNetClassifier(L.LightningModule):
         best = float(self.val_acc_best.max_value)
         return best if math.isfinite(best) else None
 
-    def _train_epoch_metrics(self) -> dict[str, Metric]:
+    def train_epoch_metrics(self) -> dict[str, Metric]:
+        """The metrics summed over a training epoch, whose running sums a mid-epoch checkpoint
+        keeps (callbacks/exact_resume.TrainEpochMetricsCheckpoint)."""
         return {"train/loss": self.train_loss, **dict(self.train_metrics.items())}
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # a checkpoint written after the loss went bad is not "good"
-        self.divergence.check(self._log_step_losses)
-        # The running sums of the epoch's train/loss and train/acc: Lightning saves none of
-        # them, so a run resumed mid-epoch would log (and write to metrics.json) the mean
-        # of the batches after the resume only. Summed over ranks; rank 0 restores them.
-        states = {}
-        for name, metric in self._train_epoch_metrics().items():
-            with metric.sync_context():  # a no-op in a single process
-                states[name] = {k: v.detach().cpu().clone() for k, v in metric.metric_state.items()}
-        checkpoint[TRAIN_EPOCH_KEY] = {"epoch": int(self.current_epoch), "states": states}
-
-    def on_train_start(self) -> None:
-        saved, self._resumed_train_epoch = self._resumed_train_epoch, None
-        if saved is None or self.trainer.global_rank != 0:
-            return
-        # Only when batches of the checkpoint's epoch remain to run: they log these metrics,
-        # so Lightning computes and resets them at that epoch's end. The sums of an epoch
-        # that had ended would leak into the next one.
-        trainer = self.trainer
-        continues_epoch = saved["epoch"] == trainer.current_epoch
-        if not continues_epoch or batches_taken_this_epoch(trainer) >= trainer.num_training_batches:
-            return
-        for name, metric in self._train_epoch_metrics().items():
-            for key, value in saved["states"].get(name, {}).items():
-                setattr(metric, key, value.to(self.device))
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._resumed_train_epoch = checkpoint.get(TRAIN_EPOCH_KEY)
 
     def configure_optimizers(self) -> Any:
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
