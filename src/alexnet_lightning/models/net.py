@@ -31,6 +31,8 @@ def current_spec(net: Mapping[str, Any]) -> dict[str, Any]:
 def builder(net: Mapping[str, Any]) -> Callable[..., nn.Module]:
     """The class or function ``net['_target_']`` names; ValueError if it cannot be imported."""
     target = current_spec(net)["_target_"]
+    # by hand: hydra.utils.get_object logs a multi-line error of its own before it raises,
+    # where a bad target must stop in one line
     module, _, name = str(target).rpartition(".")
     try:
         return getattr(importlib.import_module(module), name)
