@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import torch
 from torch import nn
 
 from alexnet_lightning.models import switches
@@ -60,7 +59,7 @@ def _classifier(
     )
 
 
-class AlexNet(nn.Module):
+class AlexNet(switches.FeaturesThenClassifier):
     """AlexNet (Krizhevsky et al., 2012) with the given widths and the paper's switches.
 
     Args:
@@ -95,24 +94,12 @@ class AlexNet(nn.Module):
         pool: str = "overlapping",
         groups: int = 1,
     ) -> None:
-        super().__init__()
         switches.check(widths, num_classes, dropout, activation, lrn, pool, groups)
-        self.features = _features(widths, activation, lrn, pool, groups)
-        # classifier before avgpool: the order module summaries and named_modules() list
-        self.classifier = _classifier(widths[-1], hidden, num_classes, dropout, activation)
-        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-
-    def convs_and_linears(self) -> tuple[list[nn.Conv2d], list[nn.Linear]]:
-        return (
-            [m for m in self.features if isinstance(m, nn.Conv2d)],
-            [m for m in self.classifier if isinstance(m, nn.Linear)],
+        super().__init__(
+            _features(widths, activation, lrn, pool, groups),
+            _classifier(widths[-1], hidden, num_classes, dropout, activation),
+            side=6,
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)
 
 
 def tutorial_init(net: AlexNet) -> None:

@@ -14,7 +14,6 @@ With ``lrn`` on, the paper's normalisation follows the first two pooling layers,
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from alexnet_lightning.models import switches
@@ -55,7 +54,7 @@ def _classifier(num_classes: int, dropout: float) -> nn.Sequential:
     )
 
 
-class CifarNet(nn.Module):
+class CifarNet(switches.FeaturesThenClassifier):
     """The four-layer network with the paper's switches (as `AlexNet`'s; ``groups=2`` groups
     conv2). The adaptive average pool is the identity at 24 px and lets other sizes through."""
 
@@ -72,18 +71,12 @@ class CifarNet(nn.Module):
         pool: str = "overlapping",
         groups: int = 1,
     ) -> None:
-        super().__init__()
         switches.check(WIDTHS, num_classes, dropout, activation, lrn, pool, groups)
-        self.features = _features(activation, lrn, pool, groups)
-        # classifier before avgpool: the order module summaries and named_modules() list
-        self.classifier = _classifier(num_classes, dropout)
-        self.avgpool = nn.AdaptiveAvgPool2d((FEATURE_SIDE, FEATURE_SIDE))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)
+        super().__init__(
+            _features(activation, lrn, pool, groups),
+            _classifier(num_classes, dropout),
+            side=FEATURE_SIDE,
+        )
 
 
 def build(
@@ -106,8 +99,7 @@ def build(
 def layers_18pct_init(net: CifarNet) -> None:
     """``layers-18pct``'s ``initW``: N(0, 1e-4) for conv1 (it saw raw 0-255 pixel values),
     N(0, 0.01) for conv2, conv3 and the fully connected layer; biases 0."""
-    convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
-    linears = [m for m in net.classifier if isinstance(m, nn.Linear)]
+    convs, linears = net.convs_and_linears()
     for m, std in zip([*convs, *linears], (1e-4, 0.01, 0.01, 0.01), strict=True):
         nn.init.normal_(m.weight, 0.0, std)
         nn.init.zeros_(m.bias)

@@ -10,12 +10,37 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from alexnet_lightning.models.variants import ACTIVATIONS, POOLS
 
 # Section 3.4: pooling windows of 3 with stride 2 overlap; the usual 2 x 2 windows do not.
 _POOL_KERNEL = {"overlapping": 3, "non_overlapping": 2}
+
+
+class FeaturesThenClassifier(nn.Module):
+    """features -> adaptive average pool -> flatten -> classifier: the layout of AlexNet (as
+    torchvision's, whose state_dict keys it keeps) and of the CIFAR-10 network."""
+
+    def __init__(self, features: nn.Sequential, classifier: nn.Sequential, side: int) -> None:
+        super().__init__()
+        self.features = features
+        # classifier before avgpool: the order module summaries and named_modules() list
+        self.classifier = classifier
+        self.avgpool = nn.AdaptiveAvgPool2d((side, side))
+
+    def convs_and_linears(self) -> tuple[list[nn.Conv2d], list[nn.Linear]]:
+        return (
+            [m for m in self.features if isinstance(m, nn.Conv2d)],
+            [m for m in self.classifier if isinstance(m, nn.Linear)],
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
 
 
 def invalid(name: str, value: object, must: str) -> ValueError:
