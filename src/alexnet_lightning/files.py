@@ -14,10 +14,13 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from filelock import FileLock
 
 TEMP_SUFFIX = ".tmp"
 
@@ -90,3 +93,52 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(item) for item in value]
     return value
+
+
+def build_folder_once(
+    folder: Path,
+    complete: Callable[[Path], bool],
+    build: Callable[[Path], Any],
+    replaceable: Callable[[Path], Any] | None = None,
+) -> Path:
+    """``folder``, built by ``build(<a new folder>)`` unless ``complete(folder)``; safe when
+    several processes (DDP ranks, sweep jobs) ask for it at once. A finished folder never
+    changes, so it is read without a lock; a builder takes an exclusive lock beside it, builds
+    into a hidden partial folder and renames that into place (a folder already there goes
+    aside first, comes back if the rename fails, and is deleted after). ``replaceable(folder)``
+    runs under the lock before a build and raises when what is there must not be replaced.
+    Leftovers of killed builders are deleted under the lock."""
+    folder = Path(folder)
+    if complete(folder):
+        return folder
+    parent, name = folder.parent, folder.name
+    parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(parent / f".{name}.lock"):
+        if complete(folder):  # another process built it while this one waited
+            return folder
+        if replaceable is not None:
+            replaceable(folder)
+        for pattern in (f".{name}.partial-*", f".{name}.old-*"):
+            for leftover in parent.glob(pattern):
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+        token = uuid.uuid4().hex[:12]
+        partial = parent / f".{name}.partial-{token}"
+        try:
+            build(partial)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        if not folder.exists():
+            os.rename(partial, folder)
+            return folder
+        old = parent / f".{name}.old-{token}"
+        os.rename(folder, old)  # each rename is atomic: the old folder or the new, never half
+        try:
+            os.rename(partial, folder)
+        except BaseException:
+            os.rename(old, folder)
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    return folder

@@ -126,3 +126,32 @@ def test_eval_shards_are_lightnings_unrepeated_sampler_and_too_few_images_is_one
     monkeypatch.setattr(dm, "_ranks", lambda: (13, 0))
     with pytest.raises(DataError, match="the val split has 12 images, fewer than the 13"):
         dm.val_dataloader()
+
+
+@pytest.mark.parametrize("source", ["folder", "packed"])
+def test_the_test_split_is_the_sources_own_else_val(source, tmp_path):
+    from alexnet_lightning.data.packed.datamodule import PackedDataModule
+    from alexnet_lightning.dataset_tools.pack import pack_dataset
+    from tests.conftest import write_image_folder
+
+    sizes = {}
+    for name, per_split in (("with", {"train": 2, "val": 3, "test": 5}), ("without", {})):
+        tree = write_image_folder(
+            tmp_path / name, ["a", "b"], per_split or {"train": 2, "val": 3}, size=(32, 32)
+        )
+        root = tree
+        if source == "packed":
+            root = pack_dataset(
+                tree, tmp_path / f"{name}_packed", side=32, workers=1, progress=False
+            )
+        for test_split in ("test", "val"):
+            kind = ImageFolderDataModule if source == "folder" else PackedDataModule
+            dm = kind(
+                root=str(root), num_classes=2, batch_size=4, num_workers=0, image_size=24,
+                train_crop="none", test_split=test_split,
+            )  # fmt: skip
+            dm.setup("test")
+            sizes[name, test_split] = len(dm.test_dataloader().dataset)
+    # 2 classes x 5 test images, else the 2 x 3 val images
+    assert sizes == {("with", "test"): 10, ("with", "val"): 6, ("without", "test"): 6,
+                     ("without", "val"): 6}  # fmt: skip

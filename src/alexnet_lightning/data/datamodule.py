@@ -130,6 +130,12 @@ class ImageDataModule(L.LightningDataModule, ABC):
         # (epoch, samples of this rank done in it) where the restored checkpoint continues
         self._resume_at: tuple[int, int] | None = None
 
+    def test_source(self, has_split: Callable[[str], bool]) -> str:
+        """The split that serves ``test``: ``data.test_split`` when the source has it (and it
+        is not val), else val. ``has_split(name)``: whether the source holds that split."""
+        name = self.hparams.test_split
+        return name if name != "val" and has_split(name) else "val"
+
     @abstractmethod
     def inspect(self) -> FolderInfo:
         """Check the source (raises DataError) and return its classes, names and split sizes."""
@@ -305,18 +311,16 @@ class ImageFolderDataModule(ImageDataModule):
 
     def inspect(self) -> FolderInfo:
         if self._info is None:
-            splits = ("train", "val") + ((self.hparams.test_split,) if self._has_test() else ())
+            test = self.test_source(lambda name: (self.root / name).is_dir())
+            splits = ("train", "val") + ((test,) if test != "val" else ())
             self._info = inspect_folder(
                 self.root, self.hparams.num_classes, splits, missing_hint=self.missing_hint
             )
         return self._info
 
-    def _has_test(self) -> bool:
-        return self.hparams.test_split != "val" and (self.root / self.hparams.test_split).is_dir()
-
     def _split_dir(self, split: str) -> Path:
         if split == "test":
-            return self.root / (self.hparams.test_split if self._has_test() else "val")
+            return self.root / self.test_source(lambda name: (self.root / name).is_dir())
         return self.root / split
 
     def setup(self, stage: str | None = None) -> None:

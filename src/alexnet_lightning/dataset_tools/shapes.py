@@ -15,7 +15,8 @@ The images are written as JPEGs in torchvision ImageFolder layout::
 Each image's RNG is seeded from (seed, split, class index, image index), so the same arguments
 give byte-identical files whatever the build order. Builds are safe when several processes
 (DDP ranks, sweep jobs) ask for the same root at once: they take an exclusive lock next to the
-root, build into a hidden sibling folder, write ``manifest.json`` last and rename it into place.
+root, build into a hidden sibling folder, write ``manifest.json`` last and rename it into place
+(files.build_folder_once, as the CIFAR-10 packs).
 """
 
 from __future__ import annotations
@@ -23,19 +24,16 @@ from __future__ import annotations
 import colorsys
 import math
 import operator
-import os
-import shutil
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
 from PIL import Image, ImageDraw
 
 from alexnet_lightning.data.manifest import count_images, read_manifest, write_manifest
 from alexnet_lightning.errors import ConfigError, DataError
+from alexnet_lightning.files import build_folder_once
 
 __all__ = ["SHAPE_CLASSES", "SOURCE", "ensure_shapes_dataset"]
 
@@ -337,14 +335,6 @@ def _build(target: Path, expected: Mapping[str, Any]) -> None:
     write_manifest(target, expected)
 
 
-def _remove_leftovers(parent: Path, name: str) -> None:
-    """Delete partial builds and set-aside old copies left by killed processes (lock held)."""
-    for pattern in (f".{name}.partial-*", f".{name}.old-*"):
-        for p in parent.glob(pattern):
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-
-
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     try:
         if isinstance(value, bool):
@@ -385,50 +375,28 @@ def ensure_shapes_dataset(
     }
     expected = _expected_manifest(options)
     root = Path(root).expanduser().resolve()
-    if _is_complete(root, expected):  # fast path, no lock: finished datasets never change
-        return root
+    return build_folder_once(
+        root,
+        lambda r: _is_complete(r, expected),
+        lambda partial: _build(partial, expected),
+        replaceable=_replaceable,
+    )
 
-    parent, name = root.parent, root.name
-    parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(parent / f".{name}.lock"):
-        if _is_complete(root, expected):  # another process finished it while we waited
-            return root
-        existing = root.exists()
-        if existing:
-            if not root.is_dir():
-                raise DataError(
-                    f"Shapes dataset root {root} exists but is not a folder. "
-                    "Move it away or set another data root."
-                )
-            if not _is_ours(root):
-                if any(root.iterdir()):
-                    raise DataError(
-                        f"Shapes dataset root {root} already holds files that the shapes "
-                        "generator did not make; refusing to overwrite them. Move that folder "
-                        "away or set another data root."
-                    )
-                root.rmdir()  # an empty folder (e.g. made by hand): nothing to lose
-                existing = False
-        _remove_leftovers(parent, name)
 
-        token = uuid.uuid4().hex[:12]
-        partial = parent / f".{name}.partial-{token}"
-        try:
-            _build(partial, expected)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        if not existing:
-            os.rename(partial, root)
-            return root
-        # Replace our stale dataset: old aside, new in (each rename is atomic), then delete old.
-        old = parent / f".{name}.old-{token}"
-        os.rename(root, old)
-        try:
-            os.rename(partial, root)
-        except BaseException:
-            os.rename(old, root)
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    return root
+def _replaceable(root: Path) -> None:
+    """Only a folder this generator made (or an empty one) is replaced."""
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise DataError(
+            f"Shapes dataset root {root} exists but is not a folder. "
+            "Move it away or set another data root."
+        )
+    if not _is_ours(root):
+        if any(root.iterdir()):
+            raise DataError(
+                f"Shapes dataset root {root} already holds files that the shapes "
+                "generator did not make; refusing to overwrite them. Move that folder "
+                "away or set another data root."
+            )
+        root.rmdir()  # an empty folder (e.g. made by hand): nothing to lose

@@ -15,14 +15,10 @@ An ``image_size`` above 32 upsamples on the device, for the ImageNet-sized varia
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
 
 from alexnet_lightning.config_checks import check_value
 from alexnet_lightning.data.cifar10.archive import (
@@ -35,6 +31,7 @@ from alexnet_lightning.data.manifest import read_manifest
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.data.packed.store import pack_arrays
 from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.files import build_folder_once
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +72,8 @@ def ensure_cifar10_pack(
         return folder
     if md5 == OFFICIAL_MD5:  # known before any download
         _check_val_size(val_size, OFFICIAL_TRAIN_SIZE)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(folder.parent / f".{folder.name}.lock"):
-        if _is_packed(folder, about):  # another process packed it while this one waited
-            return folder
+
+    def build(building: Path) -> None:
         arrays = read_archive(fetch_archive(archive_dir, url, md5, COMMAND), md5)
         _check_val_size(val_size, len(arrays.train_labels))
         order = np.random.default_rng(split_seed).permutation(len(arrays.train_labels))
@@ -88,15 +83,11 @@ def ensure_cifar10_pack(
             "val": (arrays.train_images[val], arrays.train_labels[val]),
             "test": (arrays.test_images, arrays.test_labels),
         }
-        building = folder.with_name(f".{folder.name}.partial-{uuid.uuid4().hex[:8]}")
         pack_arrays(building, splits, arrays.classes, **about)
-        if folder.exists():  # a pack of another archive (another md5): ours to replace
-            old = folder.with_name(f".{folder.name}.old-{uuid.uuid4().hex[:8]}")
-            folder.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(building, folder)
         log.info("packed CIFAR-10 into %s: %s", folder, {k: len(v[1]) for k, v in splits.items()})
-    return folder
+
+    # a pack of another archive (another md5) there is ours to replace
+    return build_folder_once(folder, lambda f: _is_packed(f, about), build)
 
 
 class Cifar10DataModule(PackedDataModule):

@@ -115,15 +115,9 @@ class PackedDataModule(ImageDataModule):
                 )
         return self._info
 
-    def _has_test(self) -> bool:
-        return (
-            self.hparams.test_split != "val"
-            and self.hparams.test_split in self.inspect().split_sizes
-        )
-
     def _packed_split(self, split: str) -> str:
         if split == "test":
-            return self.hparams.test_split if self._has_test() else "val"
+            return self.test_source(lambda name: name in self.inspect().split_sizes)
         return split
 
     def _eval_side(self) -> int:
