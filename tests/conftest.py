@@ -27,8 +27,10 @@ def write_image_folder(
     per_split: dict[str, int],
     size: tuple[int, int] = (80, 72),
     seed: int = 0,
+    suffix: str = ".jpg",
 ) -> Path:
-    """ImageFolder tree whose classes differ by colour, so a network can learn them quickly."""
+    """ImageFolder tree whose classes differ by colour, so a network can learn them quickly
+    (``suffix=".png"``: lossless files, whose pixels no decoder version changes)."""
     rng = np.random.default_rng(seed)
     for split, count in per_split.items():
         for index, cls in enumerate(classes):
@@ -37,7 +39,8 @@ def write_image_folder(
             base = np.array([(index * 97) % 256, (index * 53 + 80) % 256, (index * 151) % 256])
             for i in range(count):
                 image = noise_image(rng, size, base=base, spread=30)
-                image.save(folder / f"{cls}_{i:03d}.jpg", quality=90)
+                options = {"quality": 90} if suffix == ".jpg" else {}
+                image.save(folder / f"{cls}_{i:03d}{suffix}", **options)
     return root
 
 

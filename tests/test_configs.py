@@ -503,9 +503,9 @@ CLASS_VALUES = [
 
 @pytest.mark.parametrize(("build", "shown", "expected"), CLASS_VALUES)
 def test_classes_built_directly_check_with_the_config_rules(tmp_path, build, shown, expected):
-    from alexnet_lightning.data.datamodule import ImageFolderDataModule
     from alexnet_lightning.data.decode import DecodeRandomResizedCrop
     from alexnet_lightning.data.folder import ImageFiles
+    from alexnet_lightning.data.folder_datamodule import ImageFolderDataModule
 
     builders = {
         "image_files": lambda: ImageFiles(tmp_path, [], str, on_bad_image="ignore"),

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from alexnet_lightning.checkpoints import find_last_checkpoint
-from alexnet_lightning.data.datamodule import ImageFolderDataModule
+from alexnet_lightning.data.folder_datamodule import ImageFolderDataModule
 from alexnet_lightning.data.samplers import ResumableShuffleSampler
 from alexnet_lightning.entry.train import train as train_entry
 from alexnet_lightning.errors import CheckpointError

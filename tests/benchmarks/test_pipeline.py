@@ -22,7 +22,7 @@ from alexnet_lightning.benchmarks.timing import (
     same_tensors,
     timed_windows,
 )
-from alexnet_lightning.data.datamodule import ImageFolderDataModule
+from alexnet_lightning.data.folder_datamodule import ImageFolderDataModule
 from alexnet_lightning.dataset_tools.pack import pack_dataset
 from alexnet_lightning.errors import ConfigError
 from tests.conftest import CONF, compose_config, write_image_folder

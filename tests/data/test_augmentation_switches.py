@@ -6,7 +6,8 @@ import shutil
 import pytest
 import torch
 
-from alexnet_lightning.data.datamodule import ImageFolderDataModule, standalone_trainer
+from alexnet_lightning.data.datamodule import standalone_trainer
+from alexnet_lightning.data.folder_datamodule import ImageFolderDataModule
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.data.shapes_datamodule import ShapesDataModule
 from alexnet_lightning.data.transforms import IMAGENET_MEAN, BatchAugment

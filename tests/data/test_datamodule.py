@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.folder import load_rgb
+from alexnet_lightning.data.folder_datamodule import ImageFolderDataModule
 from alexnet_lightning.errors import DataError
 
 

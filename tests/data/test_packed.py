@@ -14,7 +14,7 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from alexnet_lightning.data import datamodule as folder_dm
+from alexnet_lightning.data import folder_datamodule as folder_dm
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.data.packed.store import read_packed_manifest
 from alexnet_lightning.data.samplers import SeededSamples

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from alexnet_lightning.data.datamodule import ImageFolderDataModule
+from alexnet_lightning.data.folder_datamodule import ImageFolderDataModule
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.data.transforms import BatchAugment, ten_crop
 from alexnet_lightning.dataset_tools.pack import pack_dataset

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
-from alexnet_lightning.data.datamodule import ImageFolderDataModule
 from alexnet_lightning.data.decode import DecodeRandomResizedCrop
 from alexnet_lightning.data.folder import ImageFiles, collate_skipping_bad
+from alexnet_lightning.data.folder_datamodule import ImageFolderDataModule
 from alexnet_lightning.data.packed.datamodule import PackedDataModule
 from alexnet_lightning.dataset_tools.imagenet import build_subset
 from alexnet_lightning.dataset_tools.pack import pack_dataset

@@ -1,10 +1,8 @@
-"""The DataModules' shared part (``ImageDataModule``) and the JPEG folder source
-(``ImageFolderDataModule``: ImageNet subsets, Imagenette, the shapes set).
-
-``ImageDataModule`` holds what every source shares: the loading and augmentation settings, the
-loaders and their samplers (exact resume, DDP shards), and the on-device augmentation. A source
-subclasses it with only what it owns: ``inspect`` (classes and split sizes), ``setup`` (one
-dataset per split), its collate function, and its batch hooks' crops (packed/datamodule.py).
+"""The DataModules' shared part, ``ImageDataModule``: the loading and augmentation settings, the
+crop plan (data/crop_plan.py), the loaders and their samplers (exact resume, DDP shards), the
+test split's fallback to val, and the on-device augmentation. A source subclasses it with only
+what it owns: ``inspect`` (classes and split sizes), ``setup`` (one dataset per split), its
+collate function, and its batch hooks' crops (folder_datamodule.py, packed/datamodule.py).
 """
 
 from __future__ import annotations
@@ -24,19 +22,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from alexnet_lightning.compat import batches_taken_this_epoch
 from alexnet_lightning.config_checks import check_value
-from alexnet_lightning.data.cache import DecodedImageCache
-from alexnet_lightning.data.decode import DecodeRandomResizedCrop, DecodeShorterSide
-from alexnet_lightning.data.device_decode import (
-    BatchDecoder,
-    collate_encoded,
-    is_encoded_batch,
-    read_bytes,
-)
+from alexnet_lightning.data.crop_plan import CropPlan
 from alexnet_lightning.data.folder import (
     FolderInfo,
     ImageFiles,
-    collate_skipping_bad,
-    inspect_folder,
 )
 from alexnet_lightning.data.samplers import ResumableShuffleSampler, SeededSamples
 from alexnet_lightning.data.transforms import (
@@ -44,10 +33,6 @@ from alexnet_lightning.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     BatchAugment,
-    eval_crop,
-    paper_crop,
-    ten_crop,
-    train_crop,
 )
 from alexnet_lightning.errors import DataError
 
@@ -124,6 +109,14 @@ class ImageDataModule(L.LightningDataModule, ABC):
         ):
             check_value(f"data.{key}", value)
         self.root = Path(root).expanduser()
+        # every path's crops: which one each split gets, each sample's drawn from its seed
+        self.crop_plan = CropPlan(
+            self.hparams.train_crop,
+            self.hparams.image_size,
+            self.hparams.eval_resize_ratio,
+            tuple(self.hparams.crop_scale),
+            tuple(self.hparams.crop_ratio),
+        )
         self.augment = BatchAugment(mean, std, lighting_std, flip=hflip, normalize=normalize)
         self._info: FolderInfo | None = None
         self.datasets: dict[str, Dataset] = {}
@@ -277,111 +270,3 @@ def standalone_trainer(device: torch.device | str, training: bool = True) -> Sim
         global_rank=0,
         current_epoch=0,
     )
-
-
-class ImageFolderDataModule(ImageDataModule):
-    """``root/train/<class>/*``, ``root/val/<class>/*`` and optional ``root/<test_split>``,
-    decoded and cropped by the loader workers (with ``decode_on_device``, in batches on the
-    device). ``options``: ImageDataModule's loading and augmentation arguments."""
-
-    def __init__(
-        self,
-        root: str,
-        on_bad_image: str = "warn",
-        missing_hint: str | None = None,
-        decoder: str = "auto",
-        reduced_decode: bool = True,
-        decode_on_device: bool = False,
-        cache_decoded: bool = False,
-        **options: Any,
-    ) -> None:
-        super().__init__(root, **options)
-        check_value("data.decoder", decoder)
-        self.hparams.update(
-            {
-                "on_bad_image": str(on_bad_image),
-                "decoder": str(decoder),
-                "reduced_decode": bool(reduced_decode),
-                "decode_on_device": bool(decode_on_device),
-                "cache_decoded": bool(cache_decoded),
-            }
-        )
-        self.missing_hint = missing_hint
-        self._batch_decoders: dict[str, BatchDecoder] = {}
-
-    def inspect(self) -> FolderInfo:
-        if self._info is None:
-            test = self.test_source(lambda name: (self.root / name).is_dir())
-            splits = ("train", "val") + ((test,) if test != "val" else ())
-            self._info = inspect_folder(
-                self.root, self.hparams.num_classes, splits, missing_hint=self.missing_hint
-            )
-        return self._info
-
-    def _split_dir(self, split: str) -> Path:
-        if split == "test":
-            return self.root / self.test_source(lambda name: (self.root / name).is_dir())
-        return self.root / split
-
-    def setup(self, stage: str | None = None) -> None:
-        info = self.inspect()
-        hp = self.hparams
-        for split in splits_of_stage(stage):
-            if split in self.datasets:
-                continue
-            files = ImageFiles(
-                self._split_dir(split), info.classes, self.file_transform(split), hp.on_bad_image
-            )
-            if hp.cache_decoded and not self._on_device(split):
-                paths = [files.file_path(i) for i in range(len(files))]
-                files.cache = DecodedImageCache(paths, self._image_transform(split))
-            self.datasets[split] = files
-
-    def _on_device(self, split: str) -> bool:
-        """Whether this split's files are decoded in batches on the device (ten-crop is not)."""
-        hp = self.hparams
-        return hp.decode_on_device and not (split == "test" and hp.test_views == "ten_crop")
-
-    def _image_transform(self, split: str) -> Callable:
-        """The split's crop, for PIL images or uint8 tensors (on any device)."""
-        hp = self.hparams
-        if split == "train" and hp.train_crop == "paper":
-            return paper_crop(hp.image_size, hp.eval_resize_ratio)
-        if split == "train" and hp.train_crop == "random_resized":
-            return train_crop(hp.image_size, hp.crop_scale, hp.crop_ratio)
-        if split == "test" and hp.test_views == "ten_crop":
-            return ten_crop(hp.image_size, hp.eval_resize_ratio)
-        return eval_crop(hp.image_size, hp.eval_resize_ratio)
-
-    def file_transform(self, split: str) -> Callable[[str], Any]:
-        """What a loader worker does with one file: read its bytes (decode_on_device), or
-        decode it at the smallest size the split's crop allows and crop it."""
-        hp = self.hparams
-        if self._on_device(split):
-            return read_bytes
-        options = {"decoder": hp.decoder, "reduced_decode": hp.reduced_decode}
-        if split == "train" and hp.train_crop == "random_resized":
-            return DecodeRandomResizedCrop(hp.image_size, hp.crop_scale, hp.crop_ratio, **options)
-        side = round(hp.image_size * hp.eval_resize_ratio)  # every other crop resizes to this
-        return DecodeShorterSide(side, self._image_transform(split), **options)
-
-    def _collate(self, split: str) -> Callable[[list], Any]:
-        return collate_encoded if self._on_device(split) else collate_skipping_bad
-
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        if not (self.hparams.decode_on_device and is_encoded_batch(batch)):
-            return batch
-        training = self._training
-        split = "train" if training else "val"
-        if split not in self._batch_decoders:
-            hp = self.hparams
-            crop = hp.train_crop if training and hp.train_crop != "none" else "center"
-            self._batch_decoders[split] = BatchDecoder(
-                crop,
-                hp.image_size,
-                hp.on_bad_image,
-                scale=hp.crop_scale,
-                ratio=hp.crop_ratio,
-                resize_ratio=hp.eval_resize_ratio,
-            )
-        return self._batch_decoders[split](batch, self._device())

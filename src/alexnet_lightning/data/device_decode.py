@@ -10,22 +10,17 @@ which is how it is tested.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import default_collate
 
-from alexnet_lightning.data.batch_crops import (
-    random_crop_offsets,
-    resized_crop_boxes,
-    resized_crops,
-)
+from alexnet_lightning.data.batch_crops import resized_crops
+from alexnet_lightning.data.crop_plan import CropPlan
 from alexnet_lightning.data.decode import as_uint8_tensor
 from alexnet_lightning.data.folder import load_rgb, report_bad_image
 from alexnet_lightning.data.samplers import current_sample_seed
-from alexnet_lightning.data.transforms import EVAL_RESIZE_RATIO
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # see data.decode
@@ -70,28 +65,16 @@ class BatchDecoder:
     per image: the box the split's per-image transform would cut, drawn from the sample's seed
     exactly as torchvision draws it (``batch_crops``), and mapped back onto the decoded image.
 
-    ``crop`` is ``random_resized`` (RandomResizedCrop), ``paper`` (shorter side to ``side``,
-    central ``side`` square, random ``image_size`` crop) or ``center`` (shorter side to
-    ``side``, central ``image_size`` crop). Against the loader workers' path (resize with
+    The split's crop is the plan's (data/crop_plan.py): ``random_resized``, ``paper`` or
+    ``center``. Against the loader workers' path (resize with
     antialiasing, then cut) the pixels differ only where a resize happens, by interpolation:
     roi_align averages bilinear samples over each output pixel's footprint. Crops that need no
     resize are exact.
     """
 
-    def __init__(
-        self,
-        crop: str,
-        image_size: int,
-        on_bad_image: str,
-        scale: Sequence[float] = (0.08, 1.0),
-        ratio: Sequence[float] = (3 / 4, 4 / 3),
-        resize_ratio: float = EVAL_RESIZE_RATIO,
-    ) -> None:
-        if crop not in ("random_resized", "paper", "center"):
-            raise ValueError(f"crop={crop!r}: random_resized, paper or center")
-        self.crop, self.size, self.on_bad_image = crop, int(image_size), on_bad_image
-        self.scale, self.ratio = tuple(scale), tuple(ratio)
-        self.side = round(image_size * resize_ratio)
+    def __init__(self, plan: CropPlan, split: str, on_bad_image: str) -> None:
+        self.plan, self.crop, self.on_bad_image = plan, plan.crop(split), on_bad_image
+        self.size, self.side = plan.image_size, plan.side
         self.skipped = 0
 
     def __call__(self, batch: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,14 +99,11 @@ class BatchDecoder:
             for i, size in enumerate(sizes):
                 by_size.setdefault(size, []).append(i)
             for (height, width), index in by_size.items():  # one draw call per image size
-                drawn = resized_crop_boxes(
-                    [seeds[i] for i in index], height, width, self.scale, self.ratio
-                )
-                boxes[index] = drawn
+                boxes[index] = self.plan.boxes([seeds[i] for i in index], height, width)
             return boxes
         # paper / center: v2.Resize(side) then cuts, mapped back to the decoded image
         if self.crop == "paper":
-            tops, lefts = random_crop_offsets(seeds, self.side, self.side, self.size)
+            tops, lefts = self.plan.offsets(seeds)
         out = []
         for i, (height, width) in enumerate(sizes):
             new_h, new_w = _resized_size(height, width, self.side)
@@ -140,7 +120,9 @@ class BatchDecoder:
     ) -> list[torch.Tensor | None]:
         images: list[torch.Tensor | None] = [None] * len(data)
         jpegs = [i for i, d in enumerate(data) if bytes(d[:2].tolist()) == JPEG_MAGIC]
-        try:  # one call for all JPEGs: nvJPEG decodes them as a batch
+        try:  # one call for all JPEGs: nvJPEG decodes them as a batch (it refuses none)
+            if not jpegs:
+                raise RuntimeError("no JPEG in the batch")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 decoded = decode_jpeg(

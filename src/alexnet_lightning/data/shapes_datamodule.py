@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alexnet_lightning.data.datamodule import ImageFolderDataModule
+from alexnet_lightning.data.folder_datamodule import ImageFolderDataModule
 
 
 class ShapesDataModule(ImageFolderDataModule):

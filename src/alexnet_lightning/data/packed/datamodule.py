@@ -120,9 +120,6 @@ class PackedDataModule(ImageDataModule):
             return self.test_source(lambda name: name in self.inspect().split_sizes)
         return split
 
-    def _eval_side(self) -> int:
-        return round(self.hparams.image_size * self.hparams.eval_resize_ratio)
-
     # --- loading ----------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         info = self.inspect()
@@ -148,18 +145,9 @@ class PackedDataModule(ImageDataModule):
                 self._to_device(split, packed)
 
     def _draw(self, seeds: list[int]) -> torch.Tensor:
-        """The crop parameters the per-image path would draw for these seeds (CPU, in workers)."""
-        hp = self.hparams
+        """The crops the per-image path would draw for these seeds (CPU, in workers)."""
         side = self._packed.side if self._packed is not None else self.inspect().side
-        if hp.train_crop == "none":  # the centre crop: nothing to draw
-            return torch.empty(0)
-        if hp.train_crop == "paper":
-            crop_side = self._eval_side()
-            tops, lefts = batch_crops.random_crop_offsets(
-                seeds, crop_side, crop_side, hp.image_size
-            )
-            return torch.stack([tops, lefts], dim=1)
-        return batch_crops.resized_crop_boxes(seeds, side, side, hp.crop_scale, hp.crop_ratio)
+        return self.crop_plan.draws(seeds, side, side)
 
     def _to_device(self, split: str, packed: PackedSplit) -> None:
         device = self._device()
@@ -201,17 +189,18 @@ class PackedDataModule(ImageDataModule):
         """The split's crops of a batch (N, 3, side, side), on the batch's device; with
         ``rows``, of ``x[rows]`` (x the whole split), cut without gathering the batch first
         where the crop allows it."""
-        hp = self.hparams
-        # train_crop=none: training sees the evaluation crop
-        training = split == "train" and hp.train_crop != "none"
-        if training and hp.train_crop == "random_resized":
+        hp, plan = self.hparams, self.crop_plan
+        crop = plan.crop(split)  # train_crop=none: training sees the evaluation crop
+        training = crop != "center"
+        if crop == "random_resized":
             if x.device.type == "cpu":  # torchvision's exact pixels, and faster there
                 return batch_crops.resized_crops_per_image(x, draws, hp.image_size, rows)
             return batch_crops.resized_crops(x if rows is None else x[rows], draws, hp.image_size)
-        if rows is not None and not (training and x.shape[-1] == self._eval_side()):
+        if rows is not None and not (training and x.shape[-1] == plan.side):
             x, rows = x[rows], None  # a resize or an eval crop: the batch first
-        side = self._eval_side()
-        x = v2.functional.resize(x, [side, side], antialias=True)  # nothing when x is that size
+        x = v2.functional.resize(
+            x, [plan.side, plan.side], antialias=True
+        )  # nothing when x is that size
         if training:
             return batch_crops.crops_at(x, draws[:, 0], draws[:, 1], hp.image_size, rows)
         size = [hp.image_size, hp.image_size]
