@@ -10,14 +10,16 @@ from __future__ import annotations
 import math
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import lightning as L
 import torch
+from hydra.utils import instantiate
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
 from alexnet_lightning.compat import batches_taken_this_epoch
@@ -34,7 +36,30 @@ from alexnet_lightning.data.transforms import (
     IMAGENET_STD,
     BatchAugment,
 )
-from alexnet_lightning.errors import DataError
+from alexnet_lightning.errors import ConfigError, DataError
+
+
+def _plain(value: Any) -> dict:
+    """A config node -> plain dicts, which the checkpoint keeps with weights_only=True."""
+    return (
+        OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else dict(value)
+    )
+
+
+def batch_augmentation(name: str, spec: Mapping[str, Any]) -> Callable:
+    """``data.batch_augment.<name>``: the augmentation its ``_target_`` makes; ConfigError
+    naming the key for one that cannot be made."""
+    key = f"data.batch_augment.{name}"
+    if not isinstance(spec, Mapping) or "_target_" not in spec:
+        raise ConfigError(f"{key}={spec!r} is invalid: it must have a _target_ (a class)")
+    try:
+        augment = instantiate(spec)
+    except Exception as err:  # Hydra wraps the import or constructor error
+        cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{key}._target_={spec['_target_']!r} cannot be made: {cause}") from None
+    if not callable(augment):
+        raise ConfigError(f"{key}._target_={spec['_target_']!r} is invalid: it is not callable")
+    return augment
 
 
 def splits_of_stage(stage: str | None) -> tuple[str, ...]:
@@ -75,8 +100,13 @@ class ImageDataModule(L.LightningDataModule, ABC):
         persistent_workers: bool = True,
         test_split: str = "test",
         test_views: str = "center",
+        batch_augment: Mapping[str, Any] | None = None,
     ) -> None:
+        """``batch_augment``: name -> Hydra config (``_target_``) of an augmentation of the
+        training batch on the device, (B, 3, H, W) float in [0, 1] -> the same, applied after
+        flip and PCA lighting in the order given (README, Extending)."""
         super().__init__()
+        batch_augment = _plain(batch_augment or {})
         # Plain types only: the checkpoint stores these and must load with weights_only=True.
         self.save_hyperparameters(
             {
@@ -98,6 +128,7 @@ class ImageDataModule(L.LightningDataModule, ABC):
                 "persistent_workers": bool(persistent_workers),
                 "test_split": str(test_split),
                 "test_views": str(test_views),
+                "batch_augment": batch_augment,
             },
             logger=False,
         )
@@ -117,7 +148,14 @@ class ImageDataModule(L.LightningDataModule, ABC):
             tuple(self.hparams.crop_scale),
             tuple(self.hparams.crop_ratio),
         )
-        self.augment = BatchAugment(mean, std, lighting_std, flip=hflip, normalize=normalize)
+        self.augment = BatchAugment(
+            self.hparams.mean,
+            self.hparams.std,
+            lighting_std,
+            flip=hflip,
+            normalize=normalize,
+            extra=[batch_augmentation(name, spec) for name, spec in batch_augment.items()],
+        )
         self._info: FolderInfo | None = None
         self.datasets: dict[str, Dataset] = {}
         # (epoch, samples of this rank done in it) where the restored checkpoint continues

@@ -125,7 +125,8 @@ class PCALighting(nn.Module):
 class BatchAugment(nn.Module):
     """uint8 batch on the device -> float batch the network eats.
 
-    Training adds a random horizontal flip per image (``flip``) and PCA lighting; both modes
+    Training adds a random horizontal flip per image (``flip``), PCA lighting and the
+    ``extra`` augmentations (``data.batch_augment``, in their order); both modes
     scale to [0, 1] and normalise with the dataset's mean and std. ``normalize=False`` feeds
     what the paper fed (Section 2): the raw 0-255 RGB values with the mean subtracted, not
     divided by a std (the paper subtracts the mean image; here the per-channel ``mean``).
@@ -138,10 +139,13 @@ class BatchAugment(nn.Module):
         lighting_std: float = 0.1,
         flip: bool = True,
         normalize: bool = True,
+        extra: Sequence[Callable[[torch.Tensor], torch.Tensor]] = (),
     ) -> None:
         super().__init__()
         self.flip = flip
         self.normalize = normalize
+        # data.batch_augment: (B, 3, H, W) float [0, 1] -> the same, after flip and lighting
+        self.extra = list(extra)
         self.lighting = PCALighting(lighting_std)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
@@ -160,6 +164,8 @@ class BatchAugment(nn.Module):
                 x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             self.lighting.to(x.device)
             x = self.lighting(x, generator=generator)
+            for augment in self.extra:
+                x = augment.to(x.device)(x) if isinstance(augment, nn.Module) else augment(x)
         # broadcast over any leading dims: a ten-crop batch (batch, views, C, H, W) as well
         return (x - mean) / std if self.normalize else (x - mean) * 255.0
 
