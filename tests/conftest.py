@@ -104,6 +104,16 @@ TINY_DATA = [
     "data.persistent_workers=false",
 ]
 TINY_SHAPES = [*TINY_NET, *TINY_DATA]
+# two training steps, a checkpoint and nothing else: what a recipe of README's Extending trains
+TWO_STEPS = [
+    "trainer.max_steps=2",
+    "trainer.limit_val_batches=1",
+    "test=false",
+    "logger=csv",
+    "callbacks=[model_checkpoint]",
+    "trainer.enable_progress_bar=false",
+    "seed=0",
+]
 
 # A deterministic 3-epoch run for the bitwise resume tests (with 48 training images in batches
 # of 8: 6 optimizer steps per epoch, 18 in all).

@@ -14,7 +14,7 @@ from alexnet_lightning.data.datamodule import standalone_trainer
 from alexnet_lightning.data.folder_datamodule import ImageFolderDataModule
 from alexnet_lightning.entry.train import train
 from alexnet_lightning.errors import ConfigError
-from tests.conftest import TINY_DATA, compose_config
+from tests.conftest import TINY_DATA, TWO_STEPS, compose_config
 
 
 class Cutout(nn.Module):
@@ -96,13 +96,7 @@ def test_an_augmentation_by_its_key_alone_trains_two_steps(tmp_path):
             "model.net.variant=cifar",
             f"+data.batch_augment.cutout._target_={__name__}.Cutout",
             "+data.batch_augment.cutout.size=16",
-            "trainer.max_steps=2",
-            "trainer.limit_val_batches=1",
-            "test=false",
-            "logger=csv",
-            "callbacks=[model_checkpoint]",
-            "trainer.enable_progress_bar=false",
-            "seed=0",
+            *TWO_STEPS,
         ],
         tmp_path,
     )

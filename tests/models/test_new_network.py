@@ -12,7 +12,7 @@ from torch import nn
 from alexnet_lightning.checkpoints import load_classifier, read_checkpoint
 from alexnet_lightning.entry.train import train
 from alexnet_lightning.models.net import build_net
-from tests.conftest import TINY_DATA, compose_config
+from tests.conftest import TINY_DATA, TWO_STEPS, compose_config
 
 
 class TinyNet(nn.Module):
@@ -38,13 +38,7 @@ def test_a_network_from_a_test_module_trains_two_steps_by_its_target_alone(tmp_p
         [
             *TINY_DATA,
             f"model.net._target_={__name__}.TinyNet",
-            "trainer.max_steps=2",
-            "trainer.limit_val_batches=1",
-            "test=false",
-            "logger=csv",
-            "callbacks=[model_checkpoint]",
-            "trainer.enable_progress_bar=false",
-            "seed=0",
+            *TWO_STEPS,
         ],
         tmp_path,
     )
