@@ -53,6 +53,7 @@ def grouped_report(
     paths = [_write_csv(sweep_dir / GROUPS_FILE, groups, target)]
     if ablated:
         lines += _ablation_table(groups)
+        lines += _idea_table(groups)
         paths += _ablation_plots(plots, groups)
     if figure1:
         figure_lines, figure_paths = figure1_section(groups, target, plots)
@@ -134,6 +135,32 @@ def _ablation_table(groups: list[SeedGroup]) -> list[str]:
         cells += [_signed(_diff(g, baseline, m)) for m in METRICS]
         cells.append(PAPER_EFFECTS.get(name, "-") if role != "baseline" else "")
         cells.append(verdict(g, baseline) if role != "baseline" else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _idea_table(groups: list[SeedGroup]) -> list[str]:
+    """One row per idea: its baseline and variant on VERDICT_METRIC, the difference, the
+    paper's effect and the verdict (README, Studying AlexNet)."""
+    metric = VERDICT_METRIC
+    header = ["idea", "baseline", f"baseline {metric}", f"variant {metric}", "Δ", "the paper"]
+    lines = [
+        "",
+        f"## Ablations, one row per idea ({metric}, %, mean ± sd over seeds)",
+        "",
+        "| " + " | ".join([*header, "verdict"]) + " |",
+        "|" + " --- |" * (len(header) + 1),
+    ]
+    variants = [g for g in groups if (a := g.arm()) and a[1] != "baseline"]
+    order = list(dict.fromkeys([*PAPER_EFFECTS, *(g.arm()[0] for g in variants)]))
+    for g in sorted(variants, key=lambda g: order.index(g.arm()[0])):
+        baseline = baseline_of(g, groups)
+        name = g.arm()[0] + (f" ({c})" if (c := without_arm(g.label)) else "")
+        cells = [name, baseline.arm()[2] if baseline else "-"]
+        cells.append(mean_std_text(baseline.values(metric), 100, 2) if baseline else "-")
+        cells.append(mean_std_text(g.values(metric), 100, 2))
+        cells += [_signed(_diff(g, baseline, metric)), PAPER_EFFECTS.get(g.arm()[0], "-")]
+        cells.append(verdict(g, baseline))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
