@@ -180,10 +180,10 @@ def test_seed_groups_give_exact_means_deviations_and_differences(tmp_path):
     row = next(line for line in report.splitlines() if line.startswith("| lrn | variant"))
     assert "| +10.00 | +10.00 |" in row and "13% -> 11%" in row
     # +10 points against a standard error of sqrt(0.1^2 / 3 + 0.05^2 / 3) = 6.45 points
-    assert row.endswith("| within noise (+1.5 se) |") and on["verdict"] == "within noise (+1.5 se)"
+    assert row.endswith("| within noise (+1.55 se) |") and on["verdict"] == "within noise (+1.55 se)"
     assert (
         f"| lrn | lrn_off | 50.00 ± 10.00 | 60.00 ± 5.00 | +10.00 | {PAPER_EFFECTS['lrn']} | "
-        "within noise (+1.5 se) |"
+        "within noise (+1.55 se) |"
     ) in report  # one row per idea
     assert (sweep / "plots" / "ablation_lrn.png").stat().st_size > 5000
 
@@ -197,11 +197,11 @@ def seed_group(ablation: str, role: str, test_acc: list[float]) -> SeedGroup:
 @pytest.mark.parametrize(
     ("baseline", "variant", "expected"),
     [
-        ([0.70, 0.71, 0.72], [0.74, 0.75, 0.76], "agrees (+4.9 se)"),  # +4 points, se 0.82
-        ([0.74, 0.75, 0.76], [0.70, 0.71, 0.72], "disagrees (-4.9 se)"),
-        ([0.70, 0.72], [0.71, 0.73], "within noise (+0.7 se)"),  # +1 point, se 1.41
+        ([0.70, 0.71, 0.72], [0.74, 0.75, 0.76], "agrees (+4.90 se)"),  # +4 points, se 0.82
+        ([0.74, 0.75, 0.76], [0.70, 0.71, 0.72], "disagrees (-4.90 se)"),
+        ([0.70, 0.72], [0.71, 0.73], "within noise (+0.71 se)"),  # +1 point, se 1.41
         ([0.70, 0.70], [0.71, 0.71], "agrees (+inf se)"),  # seeds agree exactly: no noise
-        ([0.70, 0.70], [0.70, 0.70], "within noise (+0.0 se)"),
+        ([0.70, 0.70], [0.70, 0.70], "within noise (+0.00 se)"),
         ([0.70], [0.75, 0.76], "one seed: no verdict"),
     ],
 )

@@ -180,11 +180,11 @@ def verdict(variant: SeedGroup, baseline: SeedGroup | None) -> str:
     # seeds that all agree: any difference is more than noise
     sigmas = diff / se if se > 0 else (math.copysign(math.inf, diff) if diff else 0.0)
     if abs(sigmas) < NOISE_SE:
-        return f"within noise ({sigmas:+.1f} se)"
+        return f"within noise ({sigmas:+.2f} se)"
     expected = PAPER_SIGN.get(variant.arm()[0], 0)
     if expected == 0:
-        return f"differs ({sigmas:+.1f} se); the paper gives no direction"
-    return f"{'agrees' if sigmas * expected > 0 else 'disagrees'} ({sigmas:+.1f} se)"
+        return f"differs ({sigmas:+.2f} se); the paper gives no direction"
+    return f"{'agrees' if sigmas * expected > 0 else 'disagrees'} ({sigmas:+.2f} se)"
 
 
 def _ablation_plots(plots: Path, groups: list[SeedGroup]) -> list[Path]:
