@@ -19,7 +19,6 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
 from alexnet_lightning.compat import batches_taken_this_epoch
@@ -37,13 +36,7 @@ from alexnet_lightning.data.transforms import (
     BatchAugment,
 )
 from alexnet_lightning.errors import ConfigError, DataError
-
-
-def _plain(value: Any) -> dict:
-    """A config node -> plain dicts, which the checkpoint keeps with weights_only=True."""
-    return (
-        OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else dict(value)
-    )
+from alexnet_lightning.utils.instantiate import plain_config
 
 
 def batch_augmentation(name: str, spec: Mapping[str, Any]) -> Callable:
@@ -106,7 +99,7 @@ class ImageDataModule(L.LightningDataModule, ABC):
         training batch on the device, (B, 3, H, W) float in [0, 1] -> the same, applied after
         flip and PCA lighting in the order given (README, Extending)."""
         super().__init__()
-        batch_augment = _plain(batch_augment or {})
+        batch_augment = plain_config(batch_augment or {})
         # Plain types only: the checkpoint stores these and must load with weights_only=True.
         self.save_hyperparameters(
             {

@@ -12,22 +12,13 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import MaxMetric, Metric, MetricCollection
 
 from alexnet_lightning.metrics import computed
 from alexnet_lightning.models.net import build_net, current_spec
 from alexnet_lightning.models.weighted_mean import WeightedMean
-
-
-def _plain(value: Any) -> Any:
-    """Hydra configs -> plain dicts, so checkpoints load with torch.load(weights_only=True)."""
-    if isinstance(value, DictConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+from alexnet_lightning.utils.instantiate import plain_config
 
 
 def view_averaged_logits(
@@ -85,14 +76,14 @@ class AlexNetClassifier(L.LightningModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        net = current_spec(_plain(net))
+        net = current_spec(plain_config(net))
         # The weights file seeds a fresh run only; a checkpoint carries the weights itself.
         weights = net.pop("weights", None)
         self.save_hyperparameters(
             {
                 "net": net,
-                "optimizer": _plain(optimizer),
-                "scheduler": _plain(scheduler),
+                "optimizer": plain_config(optimizer),
+                "scheduler": plain_config(scheduler),
                 "class_names": list(class_names) if class_names is not None else None,
                 "label_smoothing": float(label_smoothing),
                 "monitor": monitor,

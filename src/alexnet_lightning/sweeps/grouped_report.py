@@ -122,12 +122,7 @@ def _ablation_table(groups: list[SeedGroup]) -> list[str]:
         "| " + " | ".join(header) + " |",
         "|" + " --- |" * len(header),
     ]
-    arms = [g for g in groups if g.arm()]
-    # the paper's order (sweeps/paper.py), then any other in the order of its first job;
-    # within each, the baseline first
-    order = list(dict.fromkeys([*PAPER_EFFECTS, *(g.arm()[0] for g in arms)]))
-    arms.sort(key=lambda g: (order.index(g.arm()[0]), g.arm()[1] != "baseline"))
-    for g in arms:
+    for g in _in_paper_order([g for g in groups if g.arm()]):
         name, role, label = g.arm()
         baseline = baseline_of(g, groups)
         cells = [name, f"{role}: {label}", str(len(g.rows))]
@@ -137,6 +132,13 @@ def _ablation_table(groups: list[SeedGroup]) -> list[str]:
         cells.append(verdict(g, baseline) if role != "baseline" else "")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _in_paper_order(arms: list[SeedGroup]) -> list[SeedGroup]:
+    """The paper's order (sweeps/paper.py), then any other ablation in the order of its first
+    job; within each, the baseline first."""
+    order = list(dict.fromkeys([*PAPER_EFFECTS, *(g.arm()[0] for g in arms)]))
+    return sorted(arms, key=lambda g: (order.index(g.arm()[0]), g.arm()[1] != "baseline"))
 
 
 def _idea_table(groups: list[SeedGroup]) -> list[str]:
@@ -151,9 +153,7 @@ def _idea_table(groups: list[SeedGroup]) -> list[str]:
         "| " + " | ".join([*header, "verdict"]) + " |",
         "|" + " --- |" * (len(header) + 1),
     ]
-    variants = [g for g in groups if (a := g.arm()) and a[1] != "baseline"]
-    order = list(dict.fromkeys([*PAPER_EFFECTS, *(g.arm()[0] for g in variants)]))
-    for g in sorted(variants, key=lambda g: order.index(g.arm()[0])):
+    for g in _in_paper_order([g for g in groups if (a := g.arm()) and a[1] != "baseline"]):
         baseline = baseline_of(g, groups)
         name = g.arm()[0] + (f" ({c})" if (c := without_arm(g.label)) else "")
         cells = [name, baseline.arm()[2] if baseline else "-"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
 from lightning.pytorch.loggers import Logger
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 
 def _instantiate_each(group: DictConfig | None) -> list:
@@ -21,3 +24,13 @@ def instantiate_callbacks(callbacks: DictConfig | None) -> list[Callback]:
 
 def instantiate_loggers(loggers: DictConfig | None) -> list[Logger]:
     return _instantiate_each(loggers)
+
+
+def plain_config(value: Any) -> Any:
+    """Hydra configs -> plain dicts and lists, so checkpoints load with
+    torch.load(weights_only=True)."""
+    if OmegaConf.is_config(value):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, Mapping):
+        return {k: plain_config(v) for k, v in value.items()}
+    return value
