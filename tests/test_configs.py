@@ -355,8 +355,6 @@ BAD_VALUES = [
     # trainer
     ("trainer.max_epochs=0", "trainer.max_epochs=0", "an integer >= 1 (or -1)"),
     ("trainer.max_steps=0", "trainer.max_steps=0", "an integer >= 1 (or -1)"),
-    ("trainer.precision=8", "trainer.precision=8", "one of 32-true, 32, 16-mixed, bf16-mixed"),
-    ("trainer.accelerator=tpuv9", "trainer.accelerator='tpuv9'", "one of auto, cpu, gpu"),
     ("trainer.devices=0", "trainer.devices=0", "an integer >= 1, -1 (all), auto"),
     ("trainer.limit_train_batches=-3", "trainer.limit_train_batches=-3", "or a fraction in [0, 1]"),
     ("trainer.limit_val_batches=1.5", "trainer.limit_val_batches=1.5", "or a fraction in [0, 1]"),

@@ -30,23 +30,6 @@ from alexnet_lightning.models.variants import (
     target_of,
 )
 
-# Lightning's precision flags (lightning.fabric.connector._PRECISION_INPUT).
-PRECISIONS = (
-    "32-true",
-    "32",
-    "16-mixed",
-    "bf16-mixed",
-    "16-true",
-    "bf16-true",
-    "64-true",
-    "64",
-    "16",
-    "bf16",
-    "transformer-engine",
-    "transformer-engine-float16",
-)
-ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
-
 Rule = tuple[Callable[[Any], bool], str]
 
 
@@ -127,7 +110,9 @@ def batches(v: Any) -> bool:
 BATCHES = (batches, "an integer >= 0 (batches) or a fraction in [0, 1]")
 
 # key -> (test, what a good value looks like). A key absent from the config (another script's
-# config, an option file without it) or set to null is skipped.
+# config, an option file without it) or set to null is skipped. Flags Lightning checks itself
+# (precision, accelerator, strategy) are not here: it refuses them as the Trainer is built,
+# before the data is read (utils/instantiate.lightning_flags names the key).
 RULES: dict[str, Rule] = {
     # top level (train.yaml, eval.yaml, predict.yaml)
     "seed": integer(0, 42),
@@ -145,8 +130,6 @@ RULES: dict[str, Rule] = {
     "neighbours": integer(1, 6),
     "chunk_size": integer(1, 4096),
     "batch_size": integer(1, 64),
-    "accelerator": choice(*ACCELERATORS),  # benchmark.yaml
-    "precision": choice(*PRECISIONS, 64, 32, 16),
     # data
     "data.num_classes": integer(2, 10),
     "data.batch_size": integer(1, 128),
@@ -207,13 +190,11 @@ RULES: dict[str, Rule] = {
     "trainer.max_epochs": integer(1, 15, also=(-1,)),
     "trainer.min_epochs": integer(0, 1),
     "trainer.max_steps": integer(1, 1000, also=(-1,)),
-    "trainer.accelerator": choice(*ACCELERATORS),
     "trainer.devices": (
         lambda v: (_is_int(v) and (v >= 1 or v == -1)) or isinstance(v, (str, ListConfig)),
         "an integer >= 1, -1 (all), auto, or a list of device indices",
     ),
     "trainer.num_nodes": integer(1, 1),
-    "trainer.precision": choice(*PRECISIONS, 64, 32, 16),
     "trainer.limit_train_batches": BATCHES,
     "trainer.limit_val_batches": BATCHES,
     "trainer.limit_test_batches": BATCHES,

@@ -180,7 +180,8 @@ def test_seed_groups_give_exact_means_deviations_and_differences(tmp_path):
     row = next(line for line in report.splitlines() if line.startswith("| lrn | variant"))
     assert "| +10.00 | +10.00 |" in row and "13% -> 11%" in row
     # +10 points against a standard error of sqrt(0.1^2 / 3 + 0.05^2 / 3) = 6.45 points
-    assert row.endswith("| within noise (+1.55 se) |") and on["verdict"] == "within noise (+1.55 se)"
+    assert row.endswith("| within noise (+1.55 se) |")
+    assert on["verdict"] == "within noise (+1.55 se)"
     assert (
         f"| lrn | lrn_off | 50.00 ± 10.00 | 60.00 ± 5.00 | +10.00 | {PAPER_EFFECTS['lrn']} | "
         "within noise (+1.55 se) |"

@@ -60,6 +60,7 @@ from alexnet_lightning.benchmarks.timing import (
 from alexnet_lightning.config_checks import check_config
 from alexnet_lightning.data.datamodule import standalone_trainer
 from alexnet_lightning.errors import ConfigError
+from alexnet_lightning.utils.instantiate import lightning_flags
 from alexnet_lightning.utils.run_files import write_json
 
 log = logging.getLogger(__name__)
@@ -293,6 +294,9 @@ def _check(cfg: DictConfig) -> torch.device:
             cfg.accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     if cfg.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError("accelerator=gpu but CUDA is not available; use accelerator=cpu")
+    flags = {"accelerator": cfg.accelerator, "precision": cfg.precision}
+    with lightning_flags(flags):  # its refusal now, not after the batches are decoded
+        L.Trainer(**flags, devices=1, logger=False, enable_checkpointing=False)
     return torch.device("cuda" if cfg.accelerator in ("gpu", "cuda") else "cpu")
 
 

@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -15,7 +14,7 @@ from alexnet_lightning.checkpoints import check_fits, load_classifier
 from alexnet_lightning.errors import CheckpointError, ConfigError
 from alexnet_lightning.models.ensemble import EnsembleClassifier
 from alexnet_lightning.sweeps.jobs import job_dirs, job_overrides
-from alexnet_lightning.utils.instantiate import instantiate_loggers
+from alexnet_lightning.utils.instantiate import instantiate_loggers, instantiate_trainer
 from alexnet_lightning.utils.run_files import log_hyperparameters, to_floats
 
 log = logging.getLogger(__name__)
@@ -85,7 +84,7 @@ def ensemble_metrics(
         check_fits(model, classes, path)
     inputs = {k: v for k, v in settings[0].items() if k != "classes" and v is not None}
     ensemble = EnsembleClassifier(members)
-    trainer: L.Trainer = instantiate(
+    trainer = instantiate_trainer(
         cfg.trainer, callbacks=[], logger=instantiate_loggers(cfg.get("logger"))
     )
     log_hyperparameters(trainer.loggers, cfg)

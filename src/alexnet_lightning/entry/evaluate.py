@@ -18,7 +18,7 @@ from alexnet_lightning.checkpoints import check_fits, load_classifier
 from alexnet_lightning.entry.accuracy_table import accuracy_table
 from alexnet_lightning.entry.ensemble import checkpoint_paths, ensemble_metrics
 from alexnet_lightning.errors import ConfigError
-from alexnet_lightning.utils.instantiate import instantiate_loggers
+from alexnet_lightning.utils.instantiate import instantiate_loggers, instantiate_trainer
 from alexnet_lightning.utils.run_files import (
     log_hyperparameters,
     print_config_tree,
@@ -59,7 +59,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     check_fits(model, len(info.classes), paths[0])
 
     confusion = ConfusionMatrixLogger()
-    trainer: L.Trainer = instantiate(
+    trainer = instantiate_trainer(
         cfg.trainer, callbacks=[confusion], logger=instantiate_loggers(cfg.get("logger"))
     )
     log_hyperparameters(trainer.loggers, cfg)  # with logger=..., the data, trainer and tags

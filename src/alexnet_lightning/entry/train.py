@@ -26,7 +26,11 @@ from alexnet_lightning.entry.ddp_hydra import use_run_folder_of_rank_zero
 from alexnet_lightning.entry.network import check_network, net_errors
 from alexnet_lightning.errors import ConfigError, TrainingDiverged
 from alexnet_lightning.sweeps.study import pruning_callback
-from alexnet_lightning.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from alexnet_lightning.utils.instantiate import (
+    instantiate_callbacks,
+    instantiate_loggers,
+    instantiate_trainer,
+)
 from alexnet_lightning.utils.run_files import (
     hparams_session_end,
     log_hyperparameters,
@@ -63,8 +67,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_network(cfg.model.net)
     if cfg.get("seed") is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=True)
-    datamodule, info = _checked_data(cfg)
+    # Lightning checks its own flags (precision, accelerator, devices) as it builds the trainer
     trainer, pruning = _build_trainer(cfg)
+    datamodule, info = _checked_data(cfg)
     _record_settled_values(cfg, num_classes=len(info.classes), world_size=trainer.world_size)
     if ckpt_path:
         _check_resume(cfg, resumed, ckpt_path, output_dir)
@@ -132,7 +137,7 @@ def _build_trainer(cfg: DictConfig) -> tuple[L.Trainer, Any]:
     use_run_folder_of_rank_zero()
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     pruning = pruning_callback(cfg)
-    trainer: L.Trainer = instantiate(
+    trainer = instantiate_trainer(
         cfg.trainer,
         callbacks=[*callbacks, pruning] if pruning else callbacks,
         logger=instantiate_loggers(cfg.get("logger")),
