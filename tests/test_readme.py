@@ -17,7 +17,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Glob
 from omegaconf import open_dict
 
-from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.config_checks import RULES, check_config
+from alexnet_lightning.config_types import check_overrides_against_defaults
 from tests.conftest import CONF, ROOT
 
 README = ROOT / "README.md"
@@ -79,14 +80,16 @@ def test_the_readme_has_the_users_commands():
 )
 def test_each_hydra_command_composes_and_passes_the_checks(name, args, tmp_path):
     overrides = first_of_each_sweep([a for a in args if a not in ("-m", "--multirun")])
+    config_name = HYDRA_SCRIPTS.get(name, "train")
+    overrides = [f"paths.log_dir={tmp_path / 'logs'}", *overrides]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(
-            HYDRA_SCRIPTS.get(name, "train"),
-            overrides=[f"paths.log_dir={tmp_path / 'logs'}", *overrides],
-        )
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp_path / "run")
-    check_config(cfg)
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+        groups = set(cfg.hydra.runtime.choices)
+        with open_dict(cfg):
+            del cfg["hydra"]
+            cfg.paths.output_dir = str(tmp_path / "run")
+        check_config(cfg)
+        check_overrides_against_defaults(cfg, config_name, overrides, groups, ruled=RULES)
 
 
 def _load_script(name: str):

@@ -423,6 +423,12 @@ def test_help_and_cfg_answer_without_importing_torch_or_lightning(args, tmp_path
             ["experiment=alexnet_paper", "trainer.max_epochs=0"],
             "trainer.max_epochs=0 is invalid: it must be an integer >= 1 (or -1)",
         ),
+        (  # a key with no rule: its type is its YAML default's
+            "train.py",
+            ["callbacks.kernels.every_n_epochs=often"],
+            "callbacks.kernels.every_n_epochs='often' is invalid: it must be an integer (its "
+            "default is 5)",
+        ),
         (
             "train.py",
             ["data.train_crop=centre"],

@@ -12,7 +12,8 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet_lightning.config_checks import check_config
+from alexnet_lightning.config_checks import RULES, check_config
+from alexnet_lightning.config_types import check_command_line_types
 from alexnet_lightning.entry import launched_ranks  # noqa: F401  (registers rank_zero_dir)
 from alexnet_lightning.errors import UserError
 from alexnet_lightning.log_noise import one_copy_of_library_logs, silence_known_noise
@@ -37,6 +38,7 @@ def run_task(task: str | Task, cfg: DictConfig) -> Any:
     silence_known_noise()
     try:
         check_config(cfg)
+        check_command_line_types(cfg, ruled=RULES)  # a key without a rule: its YAML's type
         work = _load(task)
         one_copy_of_library_logs()  # after the import: importing Lightning adds its handler
         return work(cfg)
