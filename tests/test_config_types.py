@@ -93,3 +93,14 @@ def test_the_defaults_are_the_config_of_the_runs_own_group_choices():
         ok = ["experiment=cifar10", "callbacks.kernels.every_n_epochs=2"]
         cfg = compose("train", overrides=ok)
         check_overrides_against_defaults(cfg, "train", ok, groups, ruled=RULES)
+
+
+def test_a_group_found_on_the_users_searchpath_is_checked_too(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "x.yaml").write_text("every: 5\n")
+    overrides = [f"hydra.searchpath=[file://{tmp_path}]", "+mine=x", "mine.every=often"]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        groups = set(cfg.hydra.runtime.choices)
+        with pytest.raises(ConfigError, match=r"mine.every='often' is invalid: it must be an int"):
+            check_overrides_against_defaults(cfg, "train", overrides, groups, ruled=RULES)

@@ -7,6 +7,7 @@ config_checks, this imports neither torch nor Lightning (it runs before they are
 
 from __future__ import annotations
 
+import logging
 import numbers
 from collections.abc import Container, Iterable, Iterator
 from typing import Any
@@ -18,7 +19,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from alexnet_lightning.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 _NO_DEFAULT = object()
+SEARCHPATH = "hydra.searchpath"
 
 
 def check_typed_overrides(
@@ -57,10 +61,12 @@ def check_command_line_types(cfg: DictConfig, ruled: Container[str]) -> None:
     ``check_typed_overrides``)."""
     if HydraConfig.initialized():
         hydra_cfg = HydraConfig.get()
+        # where the run found its configs (a user's hydra.searchpath), for the same choices
+        searchpath = [o for o in hydra_cfg.overrides.hydra if _key_of(o) == SEARCHPATH]
         check_overrides_against_defaults(
             cfg,
             hydra_cfg.job.config_name,
-            hydra_cfg.overrides.task,
+            [*searchpath, *hydra_cfg.overrides.task],
             hydra_cfg.runtime.choices,
             ruled,
         )
@@ -79,8 +85,15 @@ def check_overrides_against_defaults(
     keys = [key for key in command_line_keys(overrides, groups) if key not in ruled]
     if not keys:
         return  # no second composition (about 0.2 s) when every value typed has its own rule
-    choices = [o for o in overrides if _key_of(o).replace(".", "/") in groups]
-    check_typed_overrides(cfg, compose(config_name, overrides=choices), keys, ruled)
+    choices = [
+        o for o in overrides if _key_of(o).replace(".", "/") in groups or _key_of(o) == SEARCHPATH
+    ]
+    try:
+        defaults = compose(config_name, overrides=choices)
+    except Exception as err:  # a check must not stop a run that Hydra itself composed
+        log.debug("types of %s not checked: %s", keys, err)
+        return
+    check_typed_overrides(cfg, defaults, keys, ruled)
 
 
 def _key_of(override: str) -> str:
