@@ -67,6 +67,11 @@ def test_a_ruled_key_an_interpolated_default_and_a_new_key_are_left_alone():
     check_typed_overrides(cfg, DEFAULTS, ["alias", "added", "mine.on"], ruled={"mine.on"})
 
 
+def test_a_value_that_does_not_resolve_is_left_to_whoever_reads_it():
+    cfg = OmegaConf.merge(DEFAULTS, {"mine": {"every": "${no.such.key}"}})
+    check_typed_overrides(cfg, DEFAULTS, ["mine.every"], ruled=())
+
+
 def test_the_command_line_keys_are_its_values_not_its_group_choices():
     overrides = [
         "experiment=cifar10",

@@ -36,7 +36,9 @@ def check_typed_overrides(
         if key in ruled:
             continue
         default = _raw_value(defaults, key)
-        value = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
+        value = OmegaConf.select(
+            cfg, key, default=None, throw_on_missing=False, throw_on_resolution_failure=False
+        )
         if default is _NO_DEFAULT or value is None or OmegaConf.is_config(value):
             continue
         kind = _kind_of(default)
